@@ -1,0 +1,426 @@
+"""Typed records for every kind of catalog fact.
+
+Each record is frozen and forbids unknown fields, so a typo in a field name is an
+error. Units are in the field names: `_gb` is 10^9 bytes, `_gb_s` is 10^9 bytes/s,
+`_w` is watts, `_usd` is US dollars. Architecture fields use the names of a
+Hugging Face `config.json`, so a config can be read into the same record.
+Cross-record checks (references, duplicate ids) live in the loader.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+PositiveInt = Annotated[int, Field(gt=0)]
+NonNegInt = Annotated[int, Field(ge=0)]
+PositiveFloat = Annotated[float, Field(gt=0)]
+NonNegFloat = Annotated[float, Field(ge=0)]
+Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$", max_length=80)]
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class Source(Record):
+    """Where a fact was read: an address or a document, and the date it was read."""
+
+    url: str | None = None  # a public address
+    doc: str | None = None  # a repository path, a document or a file in ../shared/reference
+    read: dt.date  # the date the value was read
+    quote: str | None = None  # the words or figures as the source gives them
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _has_location(self) -> "Source":
+        if not self.url and not self.doc:
+            raise ValueError("a source needs `url` or `doc` (where the fact was read)")
+        return self
+
+
+Sources = Annotated[list[Source], Field(min_length=1)]
+
+
+def _one_or_many(value):
+    """Allow `source:` to be one mapping or a list of them."""
+    return [value] if isinstance(value, dict) else value
+
+
+class Sourced(Record):
+    source: Sources
+
+    _wrap_source = field_validator("source", mode="before")(_one_or_many)
+
+
+# --------------------------------------------------------------------------- models
+
+
+class VisionTower(Record):
+    """The vision encoder as a config's `vision_config` gives it."""
+
+    depth: PositiveInt
+    hidden_size: PositiveInt
+    intermediate_size: PositiveInt
+    num_heads: PositiveInt
+    patch_size: PositiveInt
+    in_channels: PositiveInt = 3
+    spatial_merge_size: PositiveInt = 2
+    temporal_patch_size: PositiveInt = 2
+    out_hidden_size: PositiveInt
+    num_position_embeddings: NonNegInt = 0
+
+
+class Architecture(Record):
+    """The text model's shape, named as in a Hugging Face config.json."""
+
+    num_hidden_layers: PositiveInt
+    hidden_size: PositiveInt
+    num_attention_heads: PositiveInt
+    num_key_value_heads: PositiveInt
+    head_dim: PositiveInt | None = None  # None: hidden_size / num_attention_heads
+    intermediate_size: NonNegInt = 0  # dense FFN width; 0 when every layer is MoE
+    vocab_size: PositiveInt
+    tie_word_embeddings: bool
+    max_position_embeddings: PositiveInt
+    attn_output_gate: bool = False  # gated attention: q_proj twice as wide
+    attention_bias: bool = False  # q/k/v projections carry a bias (Qwen2.5)
+    # Hybrid attention: every `full_attention_interval`-th layer is full attention,
+    # the others Gated DeltaNet linear attention. None: every layer is full attention.
+    full_attention_interval: PositiveInt | None = None
+    linear_num_key_heads: NonNegInt = 0
+    linear_num_value_heads: NonNegInt = 0
+    linear_key_head_dim: NonNegInt = 0
+    linear_value_head_dim: NonNegInt = 0
+    linear_conv_kernel_dim: NonNegInt = 0
+    # Mixture of experts. num_experts 0: dense.
+    num_experts: NonNegInt = 0
+    num_experts_per_tok: NonNegInt = 0
+    moe_intermediate_size: NonNegInt = 0
+    shared_expert_intermediate_size: NonNegInt = 0
+    mtp_num_hidden_layers: NonNegInt = 0  # multi-token-prediction layers shipped with the model
+    rope_theta: PositiveFloat | None = None
+    partial_rotary_factor: PositiveFloat = 1.0
+    position_encoding: Literal["rope", "alibi", "learned"] = "rope"
+    vision: VisionTower | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Architecture":
+        if self.num_attention_heads % self.num_key_value_heads:
+            raise ValueError(
+                f"num_key_value_heads ({self.num_key_value_heads}) must divide "
+                f"num_attention_heads ({self.num_attention_heads})"
+            )
+        if self.num_experts:
+            if not (0 < self.num_experts_per_tok <= self.num_experts):
+                raise ValueError("num_experts_per_tok must be between 1 and num_experts")
+            if not self.moe_intermediate_size:
+                raise ValueError("an MoE model needs moe_intermediate_size")
+        elif not self.intermediate_size:
+            raise ValueError("a dense model needs intermediate_size (its FFN width)")
+        if self.full_attention_interval and self.full_attention_interval > 1:
+            for name in ("linear_num_key_heads", "linear_num_value_heads",
+                         "linear_key_head_dim", "linear_value_head_dim"):
+                if not getattr(self, name):
+                    raise ValueError(f"a hybrid (linear-attention) model needs {name}")
+            if self.linear_num_value_heads % self.linear_num_key_heads:
+                raise ValueError("linear_num_key_heads must divide linear_num_value_heads")
+        if self.head_dim is None and self.hidden_size % self.num_attention_heads:
+            raise ValueError("head_dim is needed when num_attention_heads does not divide hidden_size")
+        return self
+
+
+class Model(Sourced):
+    id: Identifier
+    name: str
+    family: str  # e.g. qwen3.5, qwen3.6, qwen3, llama3
+    hf_repo: str | None = None
+    released: dt.date | None = None
+    license: str | None = None
+    params_total_official_b: PositiveFloat  # the publisher's own figure, billions
+    params_active_official_b: PositiveFloat  # per token, billions; equals total for dense
+    context_extended: PositiveInt | None = None  # with YaRN or similar, tokens
+    architecture: Architecture
+    notes: str | None = None
+
+    @model_validator(mode="after")
+    def _active_le_total(self) -> "Model":
+        if self.params_active_official_b > self.params_total_official_b:
+            raise ValueError(
+                f"params_active_official_b ({self.params_active_official_b}) is above "
+                f"params_total_official_b ({self.params_total_official_b})"
+            )
+        return self
+
+
+# --------------------------------------------------------------------------- quantization
+
+
+class StorageType(Sourced):
+    """A tensor storage type: how many bytes one block of weights takes."""
+
+    id: Identifier  # e.g. Q4_K, Q6_K, F16, FP8_B128, INT4_G128
+    block_weights: PositiveInt
+    block_bytes: PositiveFloat
+    notes: str | None = None
+
+
+class ReferenceFileBpw(Record):
+    """A published whole-file bits-per-weight figure for a mix, on a named model."""
+
+    bpw: PositiveFloat
+    model: Identifier  # the model it was measured on
+    source: Sources
+
+    _wrap_source = field_validator("source", mode="before")(_one_or_many)
+
+
+class Quant(Sourced):
+    """A downloadable quantization format or mix."""
+
+    id: Identifier  # e.g. Q4_K_M, UD-Q4_K_XL, FP8, AWQ-INT4, MLX-4bit
+    name: str
+    format: Literal["gguf", "safetensors", "mlx"]
+    # The layer weights: a single storage type, or a mix whose average is derived
+    # from a published whole-file bpw on a reference model.
+    body_type: Identifier | None = None
+    reference_file_bpw: ReferenceFileBpw | None = None
+    embedding_type: Identifier  # token embedding table
+    output_type: Identifier  # LM head (ignored when embeddings are tied)
+    runtimes: list[Identifier] = Field(min_length=1)
+    notes: str | None = None
+
+    @model_validator(mode="after")
+    def _one_body(self) -> "Quant":
+        if (self.body_type is None) == (self.reference_file_bpw is None):
+            raise ValueError("give exactly one of body_type or reference_file_bpw")
+        return self
+
+
+class Artifact(Sourced):
+    """A real published file (GGUF or safetensors upload) and its size."""
+
+    id: Identifier
+    model: Identifier
+    quant: Identifier
+    publisher: str  # e.g. unsloth, bartowski, Qwen
+    size_bytes: PositiveFloat  # total of all shards, bytes
+    size_as_published: str  # the figure as the page shows it, e.g. "421.58GB"
+    includes_vision: bool = False
+    includes_mtp: bool = True
+    notes: str | None = None
+
+
+# --------------------------------------------------------------------------- hardware
+
+
+class Hardware(Sourced):
+    id: Identifier
+    name: str
+    vendor: str
+    kind: Literal["gpu", "unified", "cpu"]
+    memory_gb: PositiveFloat  # installed memory, 10^9 bytes
+    memory_type: str | None = None
+    memory_bandwidth_gb_s: PositiveFloat  # rated, 10^9 bytes/s
+    fp16_tflops: PositiveFloat | None = None  # dense FP16/BF16 tensor rate
+    fp16_tflops_accumulate: Literal["fp32", "fp16", "n/a"] | None = None
+    tdp_w: PositiveFloat | None = None
+    pcie_gen: PositiveFloat | None = None
+    pcie_lanes: PositiveInt | None = None
+    nvlink_gb_s: PositiveFloat | None = None  # per direction, per GPU
+    backend: Literal["cuda", "rocm", "metal", "vulkan", "sycl", "cpu"]
+    gpu_cores: PositiveInt | None = None
+    price_usd: PositiveFloat | None = None
+    price_date: dt.date | None = None
+    price_kind: Literal["msrp", "street", "estimate"] | None = None
+    launch_date: dt.date | None = None
+    notes: str | None = None
+
+    @model_validator(mode="after")
+    def _checks(self) -> "Hardware":
+        if (self.fp16_tflops is None) != (self.fp16_tflops_accumulate is None):
+            raise ValueError("fp16_tflops and fp16_tflops_accumulate go together")
+        if (self.price_usd is None) != (self.price_date is None):
+            raise ValueError("price_usd needs price_date (and the reverse)")
+        # A unit mistake: bandwidth typed into the memory field or the reverse.
+        if self.kind == "gpu" and self.memory_gb > 400:
+            raise ValueError(f"memory_gb {self.memory_gb} is above any GPU's memory; is it a bandwidth?")
+        if self.memory_bandwidth_gb_s < 10:
+            raise ValueError(
+                f"memory_bandwidth_gb_s {self.memory_bandwidth_gb_s} is below any real device; "
+                "is it in TB/s?"
+            )
+        return self
+
+
+class RigPart(Record):
+    hardware: Identifier
+    count: PositiveInt = 1
+
+
+class Rig(Sourced):
+    """A named build: accelerators plus system RAM on a CPU platform."""
+
+    id: Identifier
+    name: str
+    parts: list[RigPart] = Field(min_length=1)  # the accelerators (or one unified machine)
+    system_ram_gb: NonNegFloat = 0  # RAM beside the GPUs, 10^9 bytes; 0 for unified machines
+    cpu_platform: Identifier | None = None  # a `cpu` hardware record: RAM bandwidth and power
+    gpu_link: Literal["pcie", "nvlink", "xgmi", "none"] = "pcie"
+    price_usd: PositiveFloat | None = None  # the whole build as the source prices it
+    price_date: dt.date | None = None
+    notes: str | None = None
+
+    @model_validator(mode="after")
+    def _checks(self) -> "Rig":
+        if (self.price_usd is None) != (self.price_date is None):
+            raise ValueError("price_usd needs price_date (and the reverse)")
+        if self.system_ram_gb and not self.cpu_platform:
+            raise ValueError("system_ram_gb needs cpu_platform (where its bandwidth comes from)")
+        return self
+
+
+class RuntimeFlags(Record):
+    gpu_layers: str | None = None  # e.g. -ngl
+    cpu_moe: str | None = None  # e.g. --n-cpu-moe
+    context: str | None = None  # e.g. -c / --max-model-len
+    tensor_parallel: str | None = None  # e.g. --tensor-parallel-size
+    kv_type: str | None = None  # e.g. -ctk/-ctv
+    split_mode: str | None = None
+
+
+class Runtime(Sourced):
+    id: Identifier
+    name: str
+    formats: list[Literal["gguf", "safetensors", "mlx"]] = Field(min_length=1)
+    backends: list[Literal["cuda", "rocm", "metal", "vulkan", "sycl", "cpu"]] = Field(min_length=1)
+    offload_modes: list[Literal["layer_split", "layer_offload", "moe_expert_offload", "tensor_parallel"]]
+    kv_types: list[Literal["f16", "q8_0", "q4_0", "fp8"]] = Field(min_length=1)
+    flags: RuntimeFlags
+    command: str  # the program a reader runs, e.g. llama-server
+    notes: str | None = None
+
+
+# --------------------------------------------------------------------------- measurements
+
+
+class Measurement(Sourced):
+    """A published measurement the engine is checked against."""
+
+    id: Identifier
+    kind: Literal["file_size", "memory", "decode", "prefill"]
+    model: Identifier
+    quant: Identifier | None = None
+    hardware: Identifier | None = None  # None for file sizes
+    count: PositiveInt = 1
+    runtime: Identifier | None = None
+    backend: Literal["cuda", "rocm", "metal", "vulkan", "sycl", "cpu"] | None = None
+    context: NonNegInt = 0  # tokens in the cache when measured (tg at depth d: d)
+    tokens: PositiveInt | None = None  # pp512 -> 512, tg128 -> 128
+    value: PositiveFloat  # tok/s, or bytes for file_size/memory
+    unit: Literal["tok/s", "bytes"]
+    as_published: str  # the figure and unit as printed, e.g. "16.67 GiB", "tg128 14.19"
+    memory_part: Literal["kv_cache", "recurrent_state", "compute_buffer", "total"] | None = None
+    kv_type: Literal["f16", "q8_0", "q4_0"] = "f16"
+    split: Literal["layer", "tensor", "expert_offload"] | None = None
+    gpu_layers_all: bool = True  # fully offloaded to the accelerator(s)
+    notes: str | None = None
+
+    @model_validator(mode="after")
+    def _checks(self) -> "Measurement":
+        speed = self.kind in ("decode", "prefill")
+        if speed and self.unit != "tok/s":
+            raise ValueError(f"a {self.kind} measurement is in tok/s, not {self.unit}")
+        if not speed and self.unit != "bytes":
+            raise ValueError(f"a {self.kind} measurement is in bytes, not {self.unit}")
+        if speed and not self.hardware:
+            raise ValueError(f"a {self.kind} measurement needs the hardware it ran on")
+        if self.kind == "memory" and not self.memory_part:
+            raise ValueError("a memory measurement needs memory_part")
+        return self
+
+
+# --------------------------------------------------------------------------- money and constants
+
+
+class ApiPrice(Sourced):
+    id: Identifier
+    provider: str
+    model: Identifier  # the catalog model served
+    input_usd_per_mtok: NonNegFloat
+    output_usd_per_mtok: NonNegFloat
+    price_date: dt.date
+
+
+class Constant(Sourced):
+    """A named default the engine uses, with its unit in the id (e.g. electricity_usd_per_kwh)."""
+
+    id: Identifier
+    value: float
+    unit: str
+    meaning: str
+
+
+# --------------------------------------------------------------------------- claims
+
+
+class ClaimQuery(Record):
+    """What a published claim asserts, as an engine query or a catalog fact."""
+
+    output: str  # an engine output (e.g. weights_gb, decode_tok_s, fits) or a fact path
+    model: Identifier | None = None
+    quant: Identifier | None = None
+    context: NonNegInt | None = None
+    hardware: Identifier | None = None
+    count: PositiveInt = 1
+    rig: Identifier | None = None
+    kv_type: Literal["f16", "q8_0", "q4_0"] = "f16"
+
+
+class Claim(Record):
+    id: Identifier
+    quote: str  # the claim's words
+    published_in: str  # document (seed file or address)
+    place: str  # where in the document (heading, line)
+    topic: Literal["specs", "memory", "fit", "speed", "context", "power", "cost"]
+    query: ClaimQuery | None = None  # None: not checkable (see why)
+    claimed_value: float | None = None
+    claimed_low: float | None = None
+    claimed_high: float | None = None
+    claimed_bool: bool | None = None
+    unit: str | None = None
+    tolerance_pct: NonNegFloat = 5.0  # within this: holds
+    close_pct: NonNegFloat = 15.0  # within this: close
+    not_checkable_why: str | None = None
+    notes: str | None = None
+
+    @model_validator(mode="after")
+    def _checks(self) -> "Claim":
+        if self.query is None:
+            if not self.not_checkable_why:
+                raise ValueError("a claim without query needs not_checkable_why")
+            return self
+        given = [self.claimed_value is not None, self.claimed_low is not None or self.claimed_high is not None,
+                 self.claimed_bool is not None]
+        if sum(given) != 1:
+            raise ValueError("give one of claimed_value, claimed_low/claimed_high, claimed_bool")
+        if self.claimed_low is not None and self.claimed_high is not None and self.claimed_low > self.claimed_high:
+            raise ValueError("claimed_low is above claimed_high")
+        return self
+
+
+RECORD_TYPES: dict[str, type[Record]] = {
+    "models": Model,
+    "storage_types": StorageType,
+    "quants": Quant,
+    "artifacts": Artifact,
+    "hardware": Hardware,
+    "rigs": Rig,
+    "runtimes": Runtime,
+    "measurements": Measurement,
+    "api_prices": ApiPrice,
+    "constants": Constant,
+    "claims": Claim,
+}
