@@ -358,7 +358,7 @@ class Constant(Sourced):
     """A named default the engine uses, with its unit in the id (e.g. electricity_usd_per_kwh)."""
 
     id: Identifier
-    value: float
+    value: float | str  # a number, or for a choice (e.g. default_cpu_platform) a catalog id
     unit: str
     meaning: str
 
@@ -390,6 +390,7 @@ class Claim(Record):
     claimed_low: float | None = None
     claimed_high: float | None = None
     claimed_bool: bool | None = None
+    claimed_text: str | None = None  # for a text fact, e.g. position_encoding "alibi"
     unit: str | None = None
     tolerance_pct: NonNegFloat = 5.0  # within this: holds
     close_pct: NonNegFloat = 15.0  # within this: close
@@ -403,9 +404,9 @@ class Claim(Record):
                 raise ValueError("a claim without query needs not_checkable_why")
             return self
         given = [self.claimed_value is not None, self.claimed_low is not None or self.claimed_high is not None,
-                 self.claimed_bool is not None]
+                 self.claimed_bool is not None, self.claimed_text is not None]
         if sum(given) != 1:
-            raise ValueError("give one of claimed_value, claimed_low/claimed_high, claimed_bool")
+            raise ValueError("give one of claimed_value, claimed_low/claimed_high, claimed_bool, claimed_text")
         if self.claimed_low is not None and self.claimed_high is not None and self.claimed_low > self.claimed_high:
             raise ValueError("claimed_low is above claimed_high")
         return self
