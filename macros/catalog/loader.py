@@ -87,6 +87,7 @@ def _to_python(node: yaml.Node, file: str, problems: list[Problem], lines: dict,
 
 
 _resolver = yaml.SafeLoader("")
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: same nodes and marks, faster
 
 
 def _scalar(node: yaml.ScalarNode) -> Any:
@@ -104,7 +105,7 @@ def _read_yaml(path: Path, display: str, problems: list[Problem]) -> tuple[Any, 
     lines: dict = {}
     try:
         text = path.read_text(encoding="utf-8")
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_LOADER)
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         line = mark.line + 1 if mark else 1
@@ -240,6 +241,7 @@ def _check_references(records: dict, where: dict, problems: list[Problem]) -> No
     for a in records["artifacts"].values():
         check("artifacts", a, "model", "models", a.model)
         check("artifacts", a, "quant", "quants", a.quant)
+        check("artifacts", a, "reference_for", "quants", a.reference_for)
     for rig in records["rigs"].values():
         for part in rig.parts:
             check("rigs", rig, "parts.hardware", "hardware", part.hardware)

@@ -209,7 +209,8 @@ class Artifact(Sourced):
     size_bytes: PositiveFloat  # total of all shards, bytes
     size_as_published: str  # the figure as the page shows it, e.g. "421.58GB"
     includes_vision: bool = False
-    includes_mtp: bool = True
+    includes_mtp: bool = False
+    reference_for: Identifier | None = None  # the quant whose bits were derived from this file: not a test
     notes: str | None = None
 
 
@@ -324,6 +325,7 @@ class Measurement(Sourced):
     as_published: str  # the figure and unit as printed, e.g. "16.67 GiB", "tg128 14.19"
     memory_part: Literal["kv_cache", "recurrent_state", "compute_buffer", "total"] | None = None
     kv_type: Literal["f16", "q8_0", "q4_0"] = "f16"
+    sequences: PositiveInt = 1  # parallel sequences (llama-server slots) the buffers were sized for
     split: Literal["layer", "tensor", "expert_offload"] | None = None
     gpu_layers_all: bool = True  # fully offloaded to the accelerator(s)
     notes: str | None = None

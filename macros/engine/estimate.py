@@ -19,7 +19,7 @@ from .memory import (QuantBits, check_context, compute_buffer_bytes, kv_bytes_pe
                      recurrent_state_bytes, resolve_quant, weight_bytes)
 from .params import ParamCounts, count_params, is_moe
 from .parts import EngineInputError, Parts
-from .placement import ModelMemory, Placement, Settings, place
+from .placement import ModelMemory, Placement, Settings, place, unified_fraction
 from .speed import SpeedModel, SpeedResult, decode_bytes_per_token, decode_speed, prefill_flops_per_token, prefill_speed
 
 KV_TYPES = ("f16", "q8_0", "q4_0")
@@ -109,7 +109,9 @@ class Engine:
         c = catalog.constant
         self.settings = Settings(
             gpu_runtime_overhead_bytes=c("gpu_runtime_overhead_mib") * 2**20,
-            macos_gpu_fraction=c("macos_gpu_wired_fraction_large"),
+            macos_gpu_fractions=((64 * 2**30, c("macos_gpu_wired_fraction_small")),
+                                 (192 * 2**30, c("macos_gpu_wired_fraction_128gb")),
+                                 (float("inf"), c("macos_gpu_wired_fraction_large"))),
             unified_gpu_fraction=c("unified_gpu_fraction_other"),
             os_reserve_bytes=c("os_reserve_gib") * 2**30,
             ubatch_tokens=int(c("llama_cpp_ubatch_tokens")),
@@ -220,8 +222,7 @@ class Engine:
                         decode, prefill, mode, tuple(assumptions))
 
     def _unified_share(self, machine: Machine) -> float:
-        s = self.settings
-        return s.macos_gpu_fraction if machine.accelerators[0].backend == "metal" else s.unified_gpu_fraction
+        return unified_fraction(machine, self.settings)
 
     # ----------------------------------------------------------------- calibration
 
@@ -238,7 +239,7 @@ class Engine:
             if m.memory_part == "kv_cache":
                 return kv_cache_bytes(a, m.context, m.kv_type)
             if m.memory_part == "recurrent_state":
-                return recurrent_state_bytes(a, 1)
+                return recurrent_state_bytes(a, m.sequences)
             if m.memory_part == "compute_buffer":
                 return compute_buffer_bytes(a, m.context, self.settings.ubatch_tokens, flash_attention=False)
             return None

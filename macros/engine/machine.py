@@ -10,6 +10,11 @@ from .parts import EngineInputError
 
 Kind = Literal["gpu", "unified", "cpu"]
 
+# Memory is built in powers of two: a "24 GB" card holds 24 GiB (nvidia-smi shows 24564 MiB for an
+# RTX 4090) and a "128 GB" Mac 128 GiB. Capacities from the catalog are read in that unit;
+# bandwidths stay decimal (GB/s = 10^9 bytes/s, as vendors rate them).
+CAPACITY_UNIT_BYTES = 2**30
+
 # PCIe payload bandwidth per lane and direction, bytes/s (after 128b/130b encoding).
 PCIE_LANE_BYTES_S = {3.0: 0.985e9, 4.0: 1.969e9, 5.0: 3.938e9, 6.0: 7.563e9}
 
@@ -64,7 +69,7 @@ def device_from_hardware(hw: Hardware, memory_gb: float | None = None) -> Device
         link = PCIE_LANE_BYTES_S.get(float(hw.pcie_gen), 1.969e9) * hw.pcie_lanes
     return Device(
         id=hw.id, name=hw.name, kind=hw.kind,
-        memory_bytes=(memory_gb or hw.memory_gb) * 1e9,
+        memory_bytes=(memory_gb or hw.memory_gb) * CAPACITY_UNIT_BYTES,
         bandwidth_bytes_s=hw.memory_bandwidth_gb_s * 1e9,
         flops=hw.fp16_tflops * 1e12 if hw.fp16_tflops else None,
         backend=hw.backend, power_w=hw.tdp_w, host_link_bytes_s=link, gpu_cores=hw.gpu_cores,
@@ -137,14 +142,14 @@ def custom_machine(kind: Kind, memory_gb: float, bandwidth_gb_s: float, tflops: 
     if tflops is not None and tflops <= 0:
         raise EngineInputError(f"tflops must be a positive number, got {tflops}")
     backend = {"gpu": "cuda", "unified": "metal", "cpu": "cpu"}[kind]
-    dev = Device(id="custom", name=f"custom {kind}", kind=kind, memory_bytes=memory_gb * 1e9,
+    dev = Device(id="custom", name=f"custom {kind}", kind=kind, memory_bytes=memory_gb * CAPACITY_UNIT_BYTES,
                  bandwidth_bytes_s=bandwidth_gb_s * 1e9, flops=tflops * 1e12 if tflops else None,
                  backend=backend, power_w=None, host_link_bytes_s=PCIE_LANE_BYTES_S[4.0] * 16)
     if kind == "cpu":
         return Machine(id="custom", name=dev.name, accelerators=(), host=dev)
     host = None
     if ram_gb and kind == "gpu":
-        host = Device(id="custom-ram", name="system RAM", kind="cpu", memory_bytes=ram_gb * 1e9,
+        host = Device(id="custom-ram", name="system RAM", kind="cpu", memory_bytes=ram_gb * CAPACITY_UNIT_BYTES,
                       bandwidth_bytes_s=ram_bandwidth_gb_s * 1e9, flops=None, backend="cpu", power_w=None)
     return Machine(id="custom", name=dev.name if count == 1 else f"{count}x {dev.name}",
                    accelerators=tuple(dev for _ in range(count)), host=host,

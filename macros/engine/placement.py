@@ -19,7 +19,8 @@ class Settings:
     """Runtime assumptions, each a catalog constant with its source."""
 
     gpu_runtime_overhead_bytes: float  # CUDA/ROCm context and driver per discrete GPU
-    macos_gpu_fraction: float  # share of unified memory macOS lets the GPU wire by default
+    # Share of unified memory macOS lets the GPU wire by default: (installed bytes below, share), ascending.
+    macos_gpu_fractions: tuple[tuple[float, float], ...]
     unified_gpu_fraction: float  # the same for non-Apple unified machines (DGX Spark, Strix Halo)
     os_reserve_bytes: float  # memory the operating system keeps (unified machines and RAM offload)
     ubatch_tokens: int  # llama.cpp micro-batch
@@ -60,8 +61,12 @@ class Placement:
         return float(sum(self.device_bytes))
 
 
-def _unified_fraction(machine: Machine, s: Settings) -> float:
-    return s.macos_gpu_fraction if machine.accelerators[0].backend == "metal" else s.unified_gpu_fraction
+def unified_fraction(machine: Machine, s: Settings) -> float:
+    """Share of a unified machine's memory the GPU may use with default settings."""
+    device = machine.accelerators[0]
+    if device.backend != "metal":
+        return s.unified_gpu_fraction
+    return next(share for below, share in s.macos_gpu_fractions if device.memory_bytes < below)
 
 
 def accelerator_budget(machine: Machine, mem: ModelMemory, s: Settings) -> list[float]:
@@ -69,7 +74,7 @@ def accelerator_budget(machine: Machine, mem: ModelMemory, s: Settings) -> list[
     out = []
     for d in machine.accelerators:
         if d.kind == "unified":
-            usable = d.memory_bytes * _unified_fraction(machine, s)
+            usable = d.memory_bytes * unified_fraction(machine, s)
         else:
             usable = d.memory_bytes - s.gpu_runtime_overhead_bytes
         out.append(usable - mem.compute_buffer_bytes)

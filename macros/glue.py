@@ -1,0 +1,39 @@
+"""The MkDocs glue: mkdocs-macros calls define_env once per build; this wires names to the layers.
+
+Nothing is computed here. The catalog is loaded once per build (a broken catalog raises and
+the build stops), one Engine is shared by every page, and each page module contributes its
+macros through a `macros(ctx)` function returning {name: callable}.
+"""
+
+import importlib
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGE_MODULES = ("macros.render.pages", "macros.calculator")
+
+
+def _fresh_modules() -> None:
+    """Drop cached project modules so `make serve` picks up edits to macros/*.py on rebuild."""
+    for name in list(sys.modules):
+        if name == "macros" or name.startswith("macros."):
+            del sys.modules[name]
+
+
+def define_env(env):
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    _fresh_modules()
+    from macros.site import SiteContext
+
+    ctx = SiteContext.load(ROOT / "catalog")
+    env.variables["site_ctx"] = ctx
+    for module_name in PAGE_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as err:
+            if err.name == module_name:
+                continue  # that part of the site is not written yet
+            raise
+        for name, fn in module.macros(ctx).items():
+            env.macro(fn, name)
