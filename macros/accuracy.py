@@ -8,6 +8,7 @@ hardware the engine has not seen.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any
@@ -49,6 +50,7 @@ def naive_prediction(engine: Engine, m) -> float | None:
     return None
 
 
+@functools.lru_cache(maxsize=4)
 def accuracy_table(engine: Engine) -> dict[str, Any]:
     """Rows and summaries: per kind, per device class; in-sample, held out and naive."""
     fitted = engine.accuracy_rows(held_out=False)
@@ -96,7 +98,9 @@ def accuracy_table(engine: Engine) -> dict[str, Any]:
                 "held_out": summarize_errors([r["held_out_error_pct"] for r in sel if r["held_out_error_pct"] is not None]),
                 "naive": summarize_errors([r["naive_error_pct"] for r in sel if r["naive_error_pct"] is not None]),
             })
-    return {"rows": rows, "summary": summary, "factors": factor_table(engine)}
+    sm = engine.speed_model
+    return {"rows": rows, "summary": summary, "factors": factor_table(engine),
+            "layer_weights": {"moe": sm.moe_layer_weight, "linear_attention": sm.linear_layer_weight}}
 
 
 def factor_table(engine: Engine) -> list[dict[str, Any]]:
@@ -129,6 +133,9 @@ def print_accuracy(engine: Engine, as_json: bool = False, rows: bool = False) ->
         ce = "-" if f["compute_efficiency"] is None else f"{f['compute_efficiency']:.2f}"
         print(f"  {f['backend']:8} bandwidth efficiency {f['bandwidth_efficiency']:.2f}, per-layer cost "
               f"{f['layer_overhead_us']:.1f} us, compute efficiency {ce}  ({f['source']})")
+    w = table["layer_weights"]
+    print(f"  fixed cost of an MoE layer: 1 + {w['moe']:.2f} plain layers; of a Gated DeltaNet layer: "
+          f"1 + {w['linear_attention']:.2f} (shared by all backends)")
     if rows:
         print()
         for r in table["rows"]:

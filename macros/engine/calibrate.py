@@ -1,7 +1,10 @@
 """Fit the speed model's few factors to the catalog's measurements.
 
 Per backend, decode time per token is modelled as  a * (bytes / rated bandwidth) + b * layers,
-so a = 1 / bandwidth efficiency and b = the fixed cost per layer; prefill time per token as
+so a = 1 / bandwidth efficiency and b = the fixed cost per layer. Layers are weighted by kind:
+an MoE layer counts 1 + moe_weight (router, top-k, gather: more kernels) and a Gated DeltaNet
+layer 1 + linear_weight (conv, gating, recurrent update); the two weights are shared by every
+backend and chosen by grid search on the total error; prefill time per token as
 c * (FLOPs / rated FLOP/s), so c = 1 / compute efficiency. Each is a weighted least-squares
 fit on relative error, over single-device measurements where the model sat fully on the device.
 Backends with fewer than MIN_POINTS measurements use the fit pooled over all of them.
@@ -24,6 +27,14 @@ class DecodePoint:
     bytes_over_bandwidth_s: float  # bytes read per token / rated bandwidth
     layers: int
     seconds_per_token: float  # measured: 1 / tok/s
+    moe_layers: int = 0
+    linear_layers: int = 0
+
+    def weighted_layers(self, moe_weight: float, linear_weight: float) -> float:
+        return self.layers + moe_weight * self.moe_layers + linear_weight * self.linear_layers
+
+
+LAYER_WEIGHT_GRID = tuple(x / 4 for x in range(0, 25))  # 0 to 6 in steps of 0.25
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,11 +45,12 @@ class PrefillPoint:
     seconds_per_token: float
 
 
-def fit_decode(points: Sequence[DecodePoint]) -> tuple[float, float]:
+def fit_decode(points: Sequence[DecodePoint], moe_weight: float = 0.0, linear_weight: float = 0.0) -> tuple[float, float]:
     """(a, b) minimising sum(((a x + b y) / T - 1)^2) with a >= 1 and b >= 0."""
     sxx = sxy = syy = sxt = syt = 0.0
     for p in points:
-        x, y, w = p.bytes_over_bandwidth_s / p.seconds_per_token, p.layers / p.seconds_per_token, 1.0
+        layers = p.weighted_layers(moe_weight, linear_weight)
+        x, y, w = p.bytes_over_bandwidth_s / p.seconds_per_token, layers / p.seconds_per_token, 1.0
         sxx += w * x * x
         sxy += w * x * y
         syy += w * y * y
@@ -57,12 +69,14 @@ def fit_decode(points: Sequence[DecodePoint]) -> tuple[float, float]:
         if syy:
             b1 = max((syt - sxy) / syy, 0.0)  # a = 1
             candidates.append((1.0, b1))
-        a, b = min(candidates, key=lambda ab: _decode_loss(points, *ab))
+        a, b = min(candidates, key=lambda ab: _decode_loss(points, *ab, moe_weight, linear_weight))
     return a, b
 
 
-def _decode_loss(points: Iterable[DecodePoint], a: float, b: float) -> float:
-    return sum(((a * p.bytes_over_bandwidth_s + b * p.layers) / p.seconds_per_token - 1) ** 2 for p in points)
+def _decode_loss(points: Iterable[DecodePoint], a: float, b: float, moe_weight: float = 0.0,
+                 linear_weight: float = 0.0) -> float:
+    return sum(((a * p.bytes_over_bandwidth_s + b * p.weighted_layers(moe_weight, linear_weight))
+                / p.seconds_per_token - 1) ** 2 for p in points)
 
 
 def fit_prefill(points: Sequence[PrefillPoint]) -> float:
@@ -72,27 +86,50 @@ def fit_prefill(points: Sequence[PrefillPoint]) -> float:
     return max(num / den, 1.0) if den else 1.0
 
 
-def _factors(decode: Sequence[DecodePoint], prefill: Sequence[PrefillPoint], source: str) -> BackendFactors:
-    a, b = fit_decode(decode) if decode else (1.0, 0.0)
+def _factors(decode: Sequence[DecodePoint], prefill: Sequence[PrefillPoint], source: str,
+             moe_weight: float, linear_weight: float) -> BackendFactors:
+    a, b = fit_decode(decode, moe_weight, linear_weight) if decode else (1.0, 0.0)
     c = fit_prefill(prefill) if prefill else None
     return BackendFactors(1 / a, b, (1 / c) if c else None, len(decode), len(prefill), source)
 
 
+def _groups(decode: Sequence[DecodePoint]) -> dict[str, Sequence[DecodePoint]]:
+    """Decode points each backend is fitted on (its own, or all of them when it has too few)."""
+    out = {}
+    for backend in sorted({p.backend for p in decode}):
+        own = [p for p in decode if p.backend == backend]
+        out[backend] = own if len(own) >= MIN_POINTS else decode
+    return out
+
+
+def fit_layer_weights(decode: Sequence[DecodePoint]) -> tuple[float, float]:
+    """(moe_weight, linear_weight) minimising the summed decode loss over all backends' fits."""
+    groups = _groups(decode)
+    best = (float("inf"), 0.0, 0.0)
+    for mw in LAYER_WEIGHT_GRID:
+        for lw in LAYER_WEIGHT_GRID:
+            loss = sum(_decode_loss(pts, *fit_decode(pts, mw, lw), mw, lw) for pts in groups.values())
+            best = min(best, (loss, mw, lw))
+    return best[1], best[2]
+
+
 def fit_speed_model(decode: Sequence[DecodePoint], prefill: Sequence[PrefillPoint], gpu_hop_s: float,
                     allreduce_s: dict[str, float]) -> SpeedModel:
-    pooled = _factors(decode, prefill, "pooled over all backends")
+    mw, lw = fit_layer_weights(decode) if decode else (0.0, 0.0)
+    pooled = _factors(decode, prefill, "pooled over all backends", mw, lw)
     backends = {}
     for backend in sorted({p.backend for p in decode} | {p.backend for p in prefill}):
         d = [p for p in decode if p.backend == backend]
         pf = [p for p in prefill if p.backend == backend]
         own = _factors(d if len(d) >= MIN_POINTS else decode, pf if len(pf) >= MIN_POINTS else prefill,
-                       f"fitted on {len(d)} decode and {len(pf)} prefill measurements")
+                       f"fitted on {len(d)} decode and {len(pf)} prefill measurements", mw, lw)
         backends[backend] = dataclasses.replace(
             own,
             decode_points=len(d) if len(d) >= MIN_POINTS else 0,
             prefill_points=len(pf) if len(pf) >= MIN_POINTS else 0,
         )
-    return SpeedModel(backends=backends, pooled=pooled, gpu_hop_s=gpu_hop_s, allreduce_s=allreduce_s)
+    return SpeedModel(backends=backends, pooled=pooled, gpu_hop_s=gpu_hop_s, allreduce_s=allreduce_s,
+                      moe_layer_weight=mw, linear_layer_weight=lw)
 
 
 def leave_one_hardware_out(decode: Sequence[DecodePoint], prefill: Sequence[PrefillPoint],

@@ -17,7 +17,7 @@ from . import calibrate
 from .machine import Machine, machine_from_hardware, machine_from_rig
 from .memory import (QuantBits, check_context, compute_buffer_bytes, kv_bytes_per_token, kv_cache_bytes,
                      recurrent_state_bytes, resolve_quant, weight_bytes)
-from .params import ParamCounts, count_params, is_moe
+from .params import ParamCounts, count_params, is_moe, n_linear_attention_layers
 from .parts import EngineInputError, Parts
 from .placement import ModelMemory, Placement, Settings, place, unified_fraction
 from .speed import SpeedModel, SpeedResult, decode_bytes_per_token, decode_speed, prefill_flops_per_token, prefill_speed
@@ -206,7 +206,7 @@ class Engine:
                               vision_bytes=vision, n_layers=a.num_hidden_layers,
                               routed_experts_bytes=weights["routed_experts"], is_moe=is_moe(a))
             placement = place(machine, mem, s)
-            sm = speed_model or self.speed_model
+            sm = self.speed_model if speed_model is None else speed_model
             fill = context if context_fill is None else context_fill
             read = decode_bytes_per_token(a, counts, bits, fill, kv_type, batch)
             decode = decode_speed(machine, placement, read, a, bits, sm, backend, mode, batch)
@@ -282,8 +282,11 @@ class Engine:
                 continue
             device = machine.accelerators[0] if machine.accelerators else machine.host
             if m.kind == "decode":
-                decode.append(calibrate.DecodePoint(backend, m.hardware, e.decode.bytes_read.total / device.bandwidth_bytes_s,
-                                                    self._model(m.model).architecture.num_hidden_layers, 1 / m.value))
+                a = self._model(m.model).architecture
+                decode.append(calibrate.DecodePoint(
+                    backend, m.hardware, e.decode.bytes_read.total / device.bandwidth_bytes_s, a.num_hidden_layers,
+                    1 / m.value, moe_layers=a.num_hidden_layers if a.num_experts else 0,
+                    linear_layers=n_linear_attention_layers(a)))
             elif device.flops:
                 flops = prefill_flops_per_token(self._model(m.model).architecture, self.params(m.model),
                                                 m.context + tokens / 2)

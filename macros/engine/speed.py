@@ -39,6 +39,16 @@ class SpeedModel:
     pooled: BackendFactors  # used for a backend with too few measurements
     gpu_hop_s: float  # layer split: handing activations to the next GPU, per token per boundary
     allreduce_s: Mapping[str, float]  # tensor parallel: one all-reduce, by link (pcie, nvlink)
+    moe_layer_weight: float = 0.0  # extra fixed cost of an MoE layer, in plain-layer units
+    linear_layer_weight: float = 0.0  # extra fixed cost of a Gated DeltaNet layer, in plain-layer units
+
+    def layer_units(self, a: Architecture, layers: float) -> float:
+        """Fixed-cost units of `layers` of this architecture (an average layer of its mix)."""
+        L = a.num_hidden_layers
+        moe = L if a.num_experts else 0
+        linear = L - n_full_attention_layers(a)
+        per_layer = (L + self.moe_layer_weight * moe + self.linear_layer_weight * linear) / L
+        return layers * per_layer
 
     def factors(self, backend: str) -> BackendFactors:
         return self.backends.get(backend, self.pooled)
@@ -124,20 +134,20 @@ def decode_speed(machine: Machine, placement: Placement, bytes_read: Parts, a: A
         bw = [d.bandwidth_bytes_s * f.bandwidth_efficiency for d in machine.accelerators]
         if mode == "tensor_parallel" and n > 1:
             terms["accelerator_read"] = gpu_bytes / sum(bw)
-            terms["layer_overhead"] = gpu_layers * f.layer_overhead_s
+            terms["layer_overhead"] = model.layer_units(a, gpu_layers) * f.layer_overhead_s
             per_layer = 2 * model.allreduce_s.get(machine.gpu_link, model.allreduce_s["pcie"])
             terms["allreduce"] = gpu_layers * per_layer
         else:
             shares = [d.memory_bytes for d in machine.accelerators]
             terms["accelerator_read"] = sum(gpu_bytes * s / sum(shares) / b for s, b in zip(shares, bw))
-            terms["layer_overhead"] = gpu_layers * f.layer_overhead_s
+            terms["layer_overhead"] = model.layer_units(a, gpu_layers) * f.layer_overhead_s
             if n > 1:
                 terms["gpu_hops"] = (n - 1) * model.gpu_hop_s
     if ram_bytes:
         host = machine.host
         cpu = model.factors("cpu")
         terms["ram_read"] = ram_bytes / (host.bandwidth_bytes_s * cpu.bandwidth_efficiency)
-        terms["cpu_layer_overhead"] = ram_layers * cpu.layer_overhead_s
+        terms["cpu_layer_overhead"] = model.layer_units(a, ram_layers) * cpu.layer_overhead_s
     seconds = sum(terms.values())
     return SpeedResult(batch / seconds if seconds > 0 else None, seconds, Parts("s", terms))
 

@@ -1,0 +1,67 @@
+"""MkDocs hook: one generated page per catalog model (models/<id>.md) and per hardware item and rig
+(hardware/<id>.md), each a single macro call, listed in the nav under their section index."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from mkdocs.structure.files import File
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _catalog():
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from macros.catalog import load_catalog
+    return load_catalog(Path(os.environ.get("GUIDE_CATALOG") or ROOT / "catalog"))
+
+
+def _nav_section(nav, index_path: str):
+    """The nav list that holds `index_path` (e.g. models/index.md)."""
+    for item in nav or []:
+        if isinstance(item, dict):
+            for value in item.values():
+                if isinstance(value, list):
+                    if index_path in [v if isinstance(v, str) else next(iter(v.values()), None) for v in value]:
+                        return value
+                    found = _nav_section(value, index_path)
+                    if found is not None:
+                        return found
+    return None
+
+
+def on_files(files, config):
+    catalog = _catalog()
+    pages = {"models": [(mid, m.name) for mid, m in catalog.models.items()],
+             "hardware": [(hid, h.name) for hid, h in catalog.hardware.items()] +
+                         [(rid, r.name) for rid, r in catalog.rigs.items()]}
+    macro = {"models": "model_page", "hardware": "hardware_page"}
+    for section, items in pages.items():
+        nav = _nav_section(config.get("nav"), f"{section}/index.md")
+        for item_id, name in items:
+            path = f"{section}/{item_id}.md"
+            if files.get_file_from_path(path) is None:
+                files.append(File.generated(config, path, content=f"{{{{ {macro[section]}('{item_id}') }}}}\n"))
+            if nav is not None and not any(path in (v if isinstance(v, str) else list(v.values())) for v in nav):
+                nav.append({name: path})
+    _optional_pages(files, config.get("nav"))
+    return files
+
+
+OPTIONAL_PAGES = (("Calculator", "calculator.md"), ("Fact-check", "fact-check.md"))
+
+
+def _optional_pages(files, nav) -> None:
+    """Put the calculator and fact-check pages in the nav, before Methodology, when they exist."""
+    if nav is None:
+        return
+    listed = {v for item in nav if isinstance(item, dict) for v in item.values() if isinstance(v, str)}
+    at = next((i for i, item in enumerate(nav) if isinstance(item, dict) and "methodology.md" in item.values()),
+              len(nav))
+    for title, path in OPTIONAL_PAGES:
+        if files.get_file_from_path(path) is not None and path not in listed:
+            nav.insert(at, {title: path})
+            at += 1
