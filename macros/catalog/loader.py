@@ -168,6 +168,7 @@ def load_catalog(root: Path | str) -> Catalog:
     problems: list[Problem] = []
     records: dict[str, dict[str, Any]] = {kind: {} for kind in RECORD_TYPES}
     where: dict[tuple[str, str], tuple[str, int]] = {}
+    broken: set[str] = set()  # kinds with an unreadable file: references into them are not checked
     if not root.is_dir():
         raise CatalogError([Problem(str(root), 1, "", "the catalog folder does not exist")])
     known = set(RECORD_TYPES)
@@ -182,6 +183,7 @@ def load_catalog(root: Path | str) -> Catalog:
             display = _display(root, path)
             data, lines = _read_yaml(path, display, problems)
             if data is None:
+                broken.add(kind)
                 continue
             if not isinstance(data, list):
                 problems.append(Problem(display, 1, "", f"expected a list of {kind} records at the top level"))
@@ -207,7 +209,7 @@ def load_catalog(root: Path | str) -> Catalog:
                     continue
                 records[kind][record.id] = record
                 where[(kind, record.id)] = (display, lines.get((index, "id"), line))
-    _check_references(records, where, problems)
+    _check_references(records, where, problems, broken)
     if problems:
         raise CatalogError(problems)
     return Catalog(**records, root=root, lines=where)
@@ -220,9 +222,9 @@ def _display(root: Path, path: Path) -> str:
         return str(path)
 
 
-def _check_references(records: dict, where: dict, problems: list[Problem]) -> None:
-    def check(kind: str, rec: Record, field: str, target_kind: str, value: str | None, line_field: str | None = None):
-        if value is None or value in records[target_kind]:
+def _check_references(records: dict, where: dict, problems: list[Problem], broken: set[str]) -> None:
+    def check(kind: str, rec: Record, field: str, target_kind: str, value: str | None):
+        if value is None or value in records[target_kind] or target_kind in broken:
             return
         file, line = where[(kind, rec.id)]
         choices = ", ".join(sorted(records[target_kind])[:12])

@@ -139,7 +139,9 @@ def formulas(site: Site) -> str:
         "### Placement",
         "In order of preference: everything in accelerator memory (one device, or layers split across several in "
         "proportion to their memory); on unified memory, the GPU's default share of it "
-        f"({fmt.pct(s.macos_gpu_fraction)} on large Macs, {fmt.pct(s.unified_gpu_fraction)} elsewhere), or the "
+        "(on Macs " + ", ".join(f"{fmt.pct(share)} below {fmt.gib(below)}" if below != float("inf") else
+                                f"{fmt.pct(share)} above" for below, share in s.macos_gpu_fractions) +
+        f"; {fmt.pct(s.unified_gpu_fraction)} on other unified machines), or the "
         "whole memory less the OS reserve after raising the limit; for MoE models, the routed experts of some "
         "layers in system RAM (`--n-cpu-moe`); then whole layers in system RAM (`-ngl`); else it does not fit.\n",
         "### Decode speed",
