@@ -265,7 +265,8 @@ def render_calculator(engine) -> str:
     kv_opts = _options(((k, k) for k in KV_TYPES), "f16")
     rig_mode = '<option value="rig">A named build (rig)</option>' if cat.rigs else ""
     parts = [
-        '<div class="calc" id="calc" data-base="../">',
+        '<link rel="stylesheet" href="../assets/calculator.css">',
+        '<div class="calc" id="calc" data-base="../" data-hwmode="device">',
         '<noscript><p class="calc-msg calc-msg--error">The calculator needs JavaScript. Every figure it shows is also on the model and hardware pages.</p></noscript>',
         '<div class="calc-msgs" id="calc-msgs" role="status" aria-live="polite"></div>',
         '<form class="calc-form" id="calc-form" autocomplete="off" onsubmit="return false">',

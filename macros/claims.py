@@ -217,8 +217,15 @@ class FalseSentence(AssertionError):
 def checked_sentence(engine: Engine, text: str, expect: Any, **query: Any) -> str:
     """Return `text` if the engine agrees with `expect` for the query; raise naming the sentence if not.
     Example: checked_sentence(e, "fits on a single 24 GB card", True, output="fits", model=..., ...)."""
-    q = ClaimQuery.model_validate(query)
-    ours, why = query_value(engine, q)
+    other = query.pop("other_model", None)
+    if query.get("output") == "faster":  # "model decodes faster than other_model on the same machine"
+        q = ClaimQuery.model_validate({**query, "output": "decode_tok_s"})
+        mine, why = query_value(engine, q)
+        theirs, _ = query_value(engine, q.model_copy(update={"model": other}))
+        ours = mine is not None and (theirs is None or mine > theirs)
+        why = f"{q.model} {mine} tok/s against {other} {theirs} tok/s ({why})"
+    else:
+        ours, why = query_value(engine, ClaimQuery.model_validate(query))
     ok = (ours == expect) if isinstance(expect, (bool, str)) or ours is None else _compare(ours, expect)
     if not ok:
         raise FalseSentence(f"the sentence {text!r} is no longer true: the engine says {ours!r} ({why})")

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGE_MODULES = ("macros.render.pages", "macros.calculator")
+PAGE_MODULES = ("macros.render.pages", "macros.render.factcheck", "macros.calculator")
 
 
 def _fresh_modules() -> None:

@@ -43,3 +43,22 @@ def svg(key: str, draw: Callable, width: float = 7.0, height: float = 3.6, alt: 
     out = (f'<figure class="chart" role="img" aria-label="{html.escape(alt, quote=True)}">\n{text}\n</figure>\n')
     _CACHE[key] = out
     return out
+
+
+def context_axis(ax, grid) -> None:
+    """A log2 context axis labelled 4K, 32K, ... (plain text: no mathtext, which is slow to lay out)."""
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(list(grid), labels=[f"{c // 1024}K" if c >= 1024 else str(c) for c in grid])
+    ax.minorticks_off()
+
+
+def plain_log(ax, axis: str = "both") -> None:
+    """Log axes with plain-number tick labels."""
+    from matplotlib.ticker import FuncFormatter, LogLocator
+    f = FuncFormatter(lambda v, _: f"{v:g}")
+    for name in ("x", "y") if axis == "both" else (axis,):
+        getattr(ax, f"set_{name}scale")("log")
+        a = getattr(ax, f"{name}axis")
+        a.set_major_locator(LogLocator(base=10))
+        a.set_major_formatter(f)
+        a.set_minor_formatter(FuncFormatter(lambda v, _: ""))

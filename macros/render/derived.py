@@ -128,3 +128,13 @@ def cheapest(options: Iterable[tuple[T, float | None, float | None]], target_tok
     if not ok:
         return None
     return min(ok, key=lambda o: (o[1], -o[2]))
+
+
+def context_from_headroom(context: int, headroom_bytes: float, kv_bytes_per_token: float, limit: int,
+                          step: int = 1024) -> int:
+    """Largest context (tokens, a multiple of `step`, at most `limit`) the headroom left at `context`
+    can hold, when only the KV cache grows with the context (flash attention: buffers do not)."""
+    if kv_bytes_per_token <= 0:
+        return limit
+    extra = max(headroom_bytes, 0.0) / kv_bytes_per_token
+    return int(min(limit, (context + extra) // step * step))

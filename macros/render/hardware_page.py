@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..engine.memory import kv_bytes_per_token
 from . import derived, fmt
 from .common import FAMILY, Site, admonition, details, estimate_note, table
 from .fmt import esc
@@ -95,7 +96,11 @@ def fits_section(site: Site, mid: str) -> str:
     t = []
     for model_id, q, e in rows:
         p = e.placement
-        ctx = site.max_context(model_id, q, m, "fits") if p.fits else None
+        ctx = None
+        if p.fits:
+            a = site.catalog.models[model_id].architecture
+            ctx = derived.context_from_headroom(e.context, p.headroom_bytes, kv_bytes_per_token(a),
+                                                a.max_position_embeddings)
         how = fmt.placement(p.placement)
         if p.ram_bytes and p.placement != "cpu":
             how += f" ({fmt.pct(p.offloaded_fraction)} in RAM)"
@@ -105,8 +110,9 @@ def fits_section(site: Site, mid: str) -> str:
     out = table(["model", "quant", "placement", "memory at 4K, GB", "headroom, GB", "largest context that fits",
                  "decode (estimate)"], t)
     body = ("Each row is an engine estimate at 4,096 tokens of f16 KV cache, batch 1. Headroom is the accelerator "
-            "memory left after weights, cache, state and buffers; the largest context is the biggest power of two "
-            "(or the model's native limit) that still fits entirely. GB = 10^9 bytes.")
+            "memory left after weights, cache, state and buffers; the largest context is 4,096 + headroom / KV "
+            "bytes per token, rounded down to a multiple of 1,024 and capped at the model's native limit (only "
+            "the KV cache grows with the context; flash attention keeps the buffers fixed). GB = 10^9 bytes.")
     return out + details(body)
 
 

@@ -90,7 +90,7 @@ def memory_chart(site: Site, mid: str) -> str:
     def draw(fig, ax):
         for q, ys in series.items():
             ax.plot(grid, ys, marker="o", markersize=3, label=q)
-        ax.set_xscale("log", base=2)
+        charts.context_axis(ax, grid)
         ax.set_xlabel("context, tokens")
         ax.set_ylabel("memory, GB (10^9 bytes)")
         ax.set_title(f"{site.catalog.models[mid].name}: total memory vs context (estimate)")

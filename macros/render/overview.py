@@ -81,7 +81,7 @@ def family_kv_chart(site: Site) -> str:
             xs = [c for c in grid if c <= a.max_position_embeddings]
             ax.plot(xs, [kv_bytes_per_token(a) * c / 1e9 for c in xs], marker="o", markersize=3,
                     label=site.catalog.models[mid].name)
-        ax.set_xscale("log", base=2)
+        charts.context_axis(ax, grid)
         ax.set_xlabel("context, tokens")
         ax.set_ylabel("KV cache, GB (10^9 bytes), f16")
         ax.set_title("KV cache vs context (computed)")
