@@ -100,7 +100,8 @@ def accuracy_table(engine: Engine) -> dict[str, Any]:
             })
     sm = engine.speed_model
     return {"rows": rows, "summary": summary, "factors": factor_table(engine),
-            "layer_weights": {"moe": sm.moe_layer_weight, "linear_attention": sm.linear_layer_weight}}
+            "layer_weights": {"moe": sm.moe_layer_weight, "linear_attention": sm.linear_layer_weight,
+                              "expert_flops": sm.expert_flops_weight}}
 
 
 def factor_table(engine: Engine) -> list[dict[str, Any]]:
@@ -135,7 +136,8 @@ def print_accuracy(engine: Engine, as_json: bool = False, rows: bool = False) ->
               f"{f['layer_overhead_us']:.1f} us, compute efficiency {ce}  ({f['source']})")
     w = table["layer_weights"]
     print(f"  fixed cost of an MoE layer: 1 + {w['moe']:.2f} plain layers; of a Gated DeltaNet layer: "
-          f"1 + {w['linear_attention']:.2f} (shared by all backends)")
+          f"1 + {w['linear_attention']:.2f}; prefill cost of a routed-expert FLOP: 1 + {w['expert_flops']:.2f}"
+          " dense FLOPs (shared by all backends)")
     if rows:
         print()
         for r in table["rows"]:

@@ -43,6 +43,10 @@ class PrefillPoint:
     hardware: str
     flops_over_rate_s: float  # FLOPs per token / rated FLOP/s
     seconds_per_token: float
+    expert_flops_over_rate_s: float = 0.0  # the routed-expert share of those FLOPs / rated FLOP/s
+
+    def work(self, expert_weight: float) -> float:
+        return self.flops_over_rate_s + expert_weight * self.expert_flops_over_rate_s
 
 
 def fit_decode(points: Sequence[DecodePoint], moe_weight: float = 0.0, linear_weight: float = 0.0) -> tuple[float, float]:
@@ -79,17 +83,34 @@ def _decode_loss(points: Iterable[DecodePoint], a: float, b: float, moe_weight: 
                 / p.seconds_per_token - 1) ** 2 for p in points)
 
 
-def fit_prefill(points: Sequence[PrefillPoint]) -> float:
+def fit_prefill(points: Sequence[PrefillPoint], expert_weight: float = 0.0) -> float:
     """c minimising sum((c x / T - 1)^2), at least 1."""
-    num = sum(p.flops_over_rate_s / p.seconds_per_token for p in points)
-    den = sum((p.flops_over_rate_s / p.seconds_per_token) ** 2 for p in points)
+    num = sum(p.work(expert_weight) / p.seconds_per_token for p in points)
+    den = sum((p.work(expert_weight) / p.seconds_per_token) ** 2 for p in points)
     return max(num / den, 1.0) if den else 1.0
 
 
+def _prefill_loss(points: Sequence[PrefillPoint], c: float, expert_weight: float) -> float:
+    return sum((c * p.work(expert_weight) / p.seconds_per_token - 1) ** 2 for p in points)
+
+
+EXPERT_WEIGHT_GRID = tuple(x / 2 for x in range(0, 41))  # 0 to 20 in steps of 0.5
+
+
+def fit_expert_weight(prefill: Sequence[PrefillPoint]) -> float:
+    """Extra cost of a routed-expert FLOP in prefill, minimising the summed loss over backends."""
+    groups = {}
+    for backend in sorted({p.backend for p in prefill}):
+        own = [p for p in prefill if p.backend == backend]
+        groups[backend] = own if len(own) >= MIN_POINTS else prefill
+    return min(EXPERT_WEIGHT_GRID,
+               key=lambda w: sum(_prefill_loss(pts, fit_prefill(pts, w), w) for pts in groups.values()))
+
+
 def _factors(decode: Sequence[DecodePoint], prefill: Sequence[PrefillPoint], source: str,
-             moe_weight: float, linear_weight: float) -> BackendFactors:
+             moe_weight: float, linear_weight: float, expert_weight: float) -> BackendFactors:
     a, b = fit_decode(decode, moe_weight, linear_weight) if decode else (1.0, 0.0)
-    c = fit_prefill(prefill) if prefill else None
+    c = fit_prefill(prefill, expert_weight) if prefill else None
     return BackendFactors(1 / a, b, (1 / c) if c else None, len(decode), len(prefill), source)
 
 
@@ -116,20 +137,21 @@ def fit_layer_weights(decode: Sequence[DecodePoint]) -> tuple[float, float]:
 def fit_speed_model(decode: Sequence[DecodePoint], prefill: Sequence[PrefillPoint], gpu_hop_s: float,
                     allreduce_s: dict[str, float]) -> SpeedModel:
     mw, lw = fit_layer_weights(decode) if decode else (0.0, 0.0)
-    pooled = _factors(decode, prefill, "pooled over all backends", mw, lw)
+    ew = fit_expert_weight(prefill) if prefill else 0.0
+    pooled = _factors(decode, prefill, "pooled over all backends", mw, lw, ew)
     backends = {}
     for backend in sorted({p.backend for p in decode} | {p.backend for p in prefill}):
         d = [p for p in decode if p.backend == backend]
         pf = [p for p in prefill if p.backend == backend]
         own = _factors(d if len(d) >= MIN_POINTS else decode, pf if len(pf) >= MIN_POINTS else prefill,
-                       f"fitted on {len(d)} decode and {len(pf)} prefill measurements", mw, lw)
+                       f"fitted on {len(d)} decode and {len(pf)} prefill measurements", mw, lw, ew)
         backends[backend] = dataclasses.replace(
             own,
             decode_points=len(d) if len(d) >= MIN_POINTS else 0,
             prefill_points=len(pf) if len(pf) >= MIN_POINTS else 0,
         )
     return SpeedModel(backends=backends, pooled=pooled, gpu_hop_s=gpu_hop_s, allreduce_s=allreduce_s,
-                      moe_layer_weight=mw, linear_layer_weight=lw)
+                      moe_layer_weight=mw, linear_layer_weight=lw, expert_flops_weight=ew)
 
 
 def leave_one_hardware_out(decode: Sequence[DecodePoint], prefill: Sequence[PrefillPoint],

@@ -20,7 +20,8 @@ from .memory import (QuantBits, check_context, compute_buffer_bytes, kv_bytes_pe
 from .params import ParamCounts, count_params, is_moe, n_linear_attention_layers
 from .parts import EngineInputError, Parts
 from .placement import ModelMemory, Placement, Settings, place, unified_fraction
-from .speed import SpeedModel, SpeedResult, decode_bytes_per_token, decode_speed, prefill_flops_per_token, prefill_speed
+from .speed import (SpeedModel, SpeedResult, decode_bytes_per_token, decode_speed, prefill_expert_flops_per_token,
+                    prefill_flops_per_token, prefill_speed)
 
 KV_TYPES = ("f16", "q8_0", "q4_0")
 
@@ -213,7 +214,8 @@ class Engine:
             decode = dataclasses.replace(decode, bytes_read=read)
             prompt = prompt_tokens or s.ubatch_tokens
             flops = prefill_flops_per_token(a, counts, (fill if context_fill is not None else 0) + prompt / 2)
-            prefill = prefill_speed(machine, placement, flops, placement.ram_bytes, sm, s.ubatch_tokens, backend, mode)
+            prefill = prefill_speed(machine, placement, flops, placement.ram_bytes, sm, s.ubatch_tokens, backend, mode,
+                                    expert_flops_per_token=prefill_expert_flops_per_token(counts))
             if machine.kind == "unified":
                 assumptions.append(f"the GPU may use {self._unified_share(machine):.0%} of unified memory by default")
             assumptions.append("decode speed with the KV cache filled to the context given; an estimate fitted "
@@ -290,7 +292,9 @@ class Engine:
             elif device.flops:
                 flops = prefill_flops_per_token(self._model(m.model).architecture, self.params(m.model),
                                                 m.context + tokens / 2)
-                prefill.append(calibrate.PrefillPoint(backend, m.hardware, flops / device.flops, 1 / m.value))
+                prefill.append(calibrate.PrefillPoint(
+                    backend, m.hardware, flops / device.flops, 1 / m.value,
+                    expert_flops_over_rate_s=prefill_expert_flops_per_token(self.params(m.model)) / device.flops))
         return decode, prefill
 
     def accuracy_rows(self, held_out: bool = False) -> list[dict[str, Any]]:

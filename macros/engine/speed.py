@@ -41,6 +41,7 @@ class SpeedModel:
     allreduce_s: Mapping[str, float]  # tensor parallel: one all-reduce, by link (pcie, nvlink)
     moe_layer_weight: float = 0.0  # extra fixed cost of an MoE layer, in plain-layer units
     linear_layer_weight: float = 0.0  # extra fixed cost of a Gated DeltaNet layer, in plain-layer units
+    expert_flops_weight: float = 0.0  # prefill: extra cost of a routed-expert FLOP over a dense one
 
     def layer_units(self, a: Architecture, layers: float) -> float:
         """Fixed-cost units of `layers` of this architecture (an average layer of its mix)."""
@@ -92,6 +93,11 @@ def prefill_flops_per_token(a: Architecture, counts: ParamCounts, context_avg: f
     active = counts.active.total - counts.active["embeddings"] - counts.active["vision"]
     attention = 4 * n_full_attention_layers(a) * a.num_attention_heads * head_dim(a) * context_avg
     return 2 * active + attention
+
+
+def prefill_expert_flops_per_token(counts: ParamCounts) -> float:
+    """The part of the prefill FLOPs spent in routed experts (small, gathered matmuls)."""
+    return 2 * counts.active["routed_experts"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -154,7 +160,7 @@ def decode_speed(machine: Machine, placement: Placement, bytes_read: Parts, a: A
 
 def prefill_speed(machine: Machine, placement: Placement, flops_per_token: float, weights_in_ram_bytes: float,
                   model: SpeedModel, ubatch: int, backend: str | None = None,
-                  mode: str = "layer_split") -> SpeedResult:
+                  mode: str = "layer_split", expert_flops_per_token: float = 0.0) -> SpeedResult:
     """Prompt tokens/s: compute-bound on the accelerators; RAM-held weights cross PCIe per micro-batch."""
     if not placement.runs:
         return SpeedResult(None, float("inf"), Parts("s", {}))
@@ -168,7 +174,7 @@ def prefill_speed(machine: Machine, placement: Placement, flops_per_token: float
         flops = sum(d.flops for d in devices) * f.compute_efficiency
     else:
         flops = min(d.flops for d in devices) * f.compute_efficiency  # layers run one device after another
-    terms = {"compute": flops_per_token / flops}
+    terms = {"compute": (flops_per_token + model.expert_flops_weight * expert_flops_per_token) / flops}
     if weights_in_ram_bytes and machine.accelerators:
         link = min(d.host_link_bytes_s or 16e9 for d in machine.accelerators)
         terms["pcie_weight_upload"] = weights_in_ram_bytes / link / ubatch
