@@ -123,15 +123,47 @@ def _groups(decode: Sequence[DecodePoint]) -> dict[str, Sequence[DecodePoint]]:
     return out
 
 
+def _group_loss_grid(points: Sequence[DecodePoint], mw, lw):
+    """The constrained least-squares decode loss of one group at every (moe, linear) weight pair.
+
+    Same fit as fit_decode, evaluated in closed form from sums over the points, with numpy
+    arrays over the grid: loss(a, b) = a^2 Sxx + 2ab Sxy + b^2 Syy - 2a Sx - 2b Sy + n."""
+    import numpy as np
+
+    T = np.array([p.seconds_per_token for p in points])
+    X = np.array([p.bytes_over_bandwidth_s for p in points]) / T
+    Y0, Ym, Yl = (np.array([getattr(p, f) for p in points]) / T for f in ("layers", "moe_layers", "linear_layers"))
+    n, sx, sxx = len(points), X.sum(), (X * X).sum()
+
+    def s(u, v):
+        return (u * v).sum()
+
+    sy = s(Y0, 1) + mw * s(Ym, 1) + lw * s(Yl, 1)
+    sxy = s(X, Y0) + mw * s(X, Ym) + lw * s(X, Yl)
+    syy = (s(Y0, Y0) + mw * mw * s(Ym, Ym) + lw * lw * s(Yl, Yl)
+           + 2 * mw * s(Y0, Ym) + 2 * lw * s(Y0, Yl) + 2 * mw * lw * s(Ym, Yl))
+
+    def loss(a, b):
+        return a * a * sxx + 2 * a * b * sxy + b * b * syy - 2 * a * sx - 2 * b * sy + n
+
+    det = sxx * syy - sxy * sxy
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = (sx * syy - sy * sxy) / det
+        b = (sxx * sy - sxy * sx) / det
+        a0 = np.maximum(sx / sxx, 1.0)
+        b1 = np.maximum((sy - sxy) / syy, 0.0)
+    free = np.where((a >= 1) & (b >= 0) & np.isfinite(a) & np.isfinite(b), loss(a, b), np.inf)
+    return np.minimum(free, np.minimum(loss(a0, 0.0), loss(1.0, b1)))
+
+
 def fit_layer_weights(decode: Sequence[DecodePoint]) -> tuple[float, float]:
     """(moe_weight, linear_weight) minimising the summed decode loss over all backends' fits."""
-    groups = _groups(decode)
-    best = (float("inf"), 0.0, 0.0)
-    for mw in LAYER_WEIGHT_GRID:
-        for lw in LAYER_WEIGHT_GRID:
-            loss = sum(_decode_loss(pts, *fit_decode(pts, mw, lw), mw, lw) for pts in groups.values())
-            best = min(best, (loss, mw, lw))
-    return best[1], best[2]
+    import numpy as np
+
+    mw, lw = np.meshgrid(np.array(LAYER_WEIGHT_GRID), np.array(LAYER_WEIGHT_GRID), indexing="ij")
+    total = sum(_group_loss_grid(pts, mw, lw) for pts in _groups(decode).values())
+    i, j = np.unravel_index(int(np.argmin(total)), total.shape)  # first minimum: the smallest weights
+    return float(mw[i, j]), float(lw[i, j])
 
 
 def fit_speed_model(decode: Sequence[DecodePoint], prefill: Sequence[PrefillPoint], gpu_hop_s: float,
