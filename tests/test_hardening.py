@@ -1,0 +1,203 @@
+"""Bad input never publishes a wrong page; the engine never returns nonsense for valid input."""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import ROOT
+from macros.catalog import CatalogError, load_catalog
+from macros.catalog.schema import Architecture, Model
+from macros.engine import custom_machine
+from test_catalog import plant
+
+# (file, pattern, replacement, words the one message about it must contain)
+BROKEN = [
+    # malformed YAML
+    ("models.yaml", r"^(  name: Qwen3.5-397B-A17B)$", r"\1\n  name: [unclosed", ["malformed YAML"]),
+    ("hardware.yaml", r"^(- id: rtx-5090)$", r"\1\n\t  tab: indented", ["malformed YAML"]),
+    ("quants.yaml", r"^(- id: Q4_K_M)$", r"\1: : :", ["malformed YAML"]),
+    # duplicate keys and ids
+    ("models.yaml", r"^(    hidden_size: 4096)$", r"\1\n    hidden_size: 4096", ["duplicate key 'hidden_size'"]),
+    ("hardware.yaml", r"^(  memory_gb: 32)$", r"\1\n  memory_gb: 48", ["duplicate key 'memory_gb'"]),
+    ("models.yaml", r"^(- id: )qwen3.5-27b$", r"\1qwen3.5-397b-a17b", ["duplicate models id"]),
+    ("hardware.yaml", r"^(- id: )rtx-4090$", r"\1rtx-5090", ["duplicate hardware id"]),
+    # unknown fields
+    ("hardware.yaml", r"^  memory_gb: 32$", "  memory_gigs: 32", ["memory_gigs", "unknown field"]),
+    ("models.yaml", r"^(    num_hidden_layers: 60)$", r"\1\n    num_layers: 60", ["num_layers", "unknown field"]),
+    ("rigs.yaml", r"^(  name: .*)$", r"\1\n  colour: black", ["colour", "unknown field"]),
+    # wrong types
+    ("hardware.yaml", r"^(  memory_gb: )32$", r"\1thirty-two", ["memory_gb", "valid number"]),
+    ("models.yaml", r"^(    tie_word_embeddings: )false$", r"\1perhaps", ["tie_word_embeddings", "valid boolean"]),
+    ("hardware.yaml", r"^(  kind: )gpu$", r"\1tpu", ["kind", "'gpu', 'unified' or 'cpu'"]),
+    ("measurements.yaml", r"^(  value: )\S+$", r"\1[1, 2]", ["value", "valid number"]),
+    # missing facts and sources
+    ("hardware.yaml", r"^  memory_bandwidth_gb_s: 1792\n", "", ["memory_bandwidth_gb_s", "missing"]),
+    ("models.yaml", r"^    vocab_size: 248320\n", "", ["vocab_size", "missing"]),
+    ("runtimes.yaml", r"^(  source:)", r"  sauce:", ["source", "missing"]),
+    ("constants/engine.yaml", r"^(    - url: https://github.com/ggml-org/llama.cpp/pull/23604)\n      read: 2026-11-25",
+     r"\1", ["read", "missing"]),
+    # unknown references
+    ("rigs.yaml", r"^(\s+- hardware: )rtx-5090$", r"\1rtx-5090-48gb", ["unknown hardware id 'rtx-5090-48gb'"]),
+    ("measurements.yaml", r"^(  model: )llama-2-7b$", r"\1llama-2-7", ["unknown models id 'llama-2-7'"]),
+    ("quants.yaml", r"^(  embedding_type: )\S+$", r"\1Q9_K", ["unknown storage_types id 'Q9_K'"]),
+    ("artifacts.yaml", r"^(  quant: )Q8_0$", r"\1Q8_1", ["unknown quants id 'Q8_1'"]),
+    ("claims/000_a1f93fd2384726d7.yaml", r"^(    model: )qwen3.5-397b-a17b$", r"\1qwen3.5-400b",
+     ["unknown models id 'qwen3.5-400b'"]),
+    ("api_prices.yaml", r"^(  model: )qwen3.5-397b-a17b$", r"\1qwen-max", ["unknown models id 'qwen-max'"]),
+    # out of range
+    ("hardware.yaml", r"^(  memory_bandwidth_gb_s: )1792$", r"\1-1792", ["memory_bandwidth_gb_s", "greater than 0"]),
+    ("models.yaml", r"^(    num_hidden_layers: )60$", r"\g<1>0", ["num_hidden_layers", "greater than 0"]),
+    ("models.yaml", r"^(    num_key_value_heads: )2$", r"\g<1>3", ["num_key_value_heads", "divide"]),
+    ("models.yaml", r"^(  params_active_official_b: )17(\.0)?$", r"\g<1>499", ["params_active_official_b", "above"]),
+    ("models.yaml", r"^(    num_experts_per_tok: )10$", r"\g<1>600", ["num_experts_per_tok"]),
+    ("storage_types.yaml", r"^(  block_bytes: )\S+$", r"\g<1>0", ["block_bytes", "greater than 0"]),
+    # unit mistakes
+    ("hardware.yaml", r"^(  memory_gb: )32$", r"\g<1>1792", ["memory_gb", "bandwidth"]),
+    ("hardware.yaml", r"^(  memory_bandwidth_gb_s: )1792$", r"\g<1>1.792", ["memory_bandwidth_gb_s", "TB/s"]),
+    # a claim with neither a query nor a reason
+    ("claims/000_a1f93fd2384726d7.yaml", r"^  query: null$", "  query: null\n  not_checkable_why: null",
+     ["not_checkable_why"]),
+    # an unknown catalog file
+    ("gpus.yaml", None, "- id: x\n", ["unknown catalog file"]),
+]
+
+
+def _apply(root: Path, file: str, pattern: str | None, replacement: str) -> int:
+    if pattern is None:
+        (root / file).write_text(replacement)
+        return 1
+    return plant(root, file, pattern, replacement)
+
+
+@pytest.mark.parametrize("file, pattern, replacement, words", BROKEN, ids=[f"{b[0]}:{b[3][0]}" for b in BROKEN])
+def test_broken_catalog_stops_with_a_clear_message(catalog_copy, file, pattern, replacement, words):
+    line = _apply(catalog_copy, file, pattern, replacement)
+    with pytest.raises(CatalogError) as err:
+        load_catalog(catalog_copy)
+    problems = err.value.problems
+    mine = [p for p in problems if p.file.endswith(Path(file).name)]
+    assert mine, str(err.value)
+    text = "\n".join(str(p) for p in mine)
+    for word in words:
+        assert word in text, text
+    # The planted line, its record's first line, or (for a duplicate) named as the other occurrence.
+    assert any(abs(p.line - line) <= 60 or f":{line})" in p.message for p in mine), text
+    for p in mine:
+        assert p.file and p.line >= 1  # every message names a file and a line
+
+
+def test_corpus_is_large_enough():
+    assert len(BROKEN) >= 30
+
+
+def test_failed_build_leaves_the_previous_site(tmp_path, catalog_copy):
+    """`make build` swaps the new site in only on success: a broken catalog leaves the old one."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html").write_text("previous site")
+    plant(catalog_copy, "hardware.yaml", r"^(  memory_bandwidth_gb_s: )1792$", r"\1-1")
+    env = {**os.environ, "GUIDE_CATALOG": str(catalog_copy), "NO_MKDOCS_2_WARNING": "1"}
+    result = subprocess.run([sys.executable, "-m", "macros", "build", "--site-dir", str(site)], cwd=ROOT, env=env,
+                            capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "memory_bandwidth_gb_s" in result.stdout + result.stderr
+    assert (site / "index.html").read_text() == "previous site"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["catalog", "site"]  # no staging folder left behind
+
+
+# --------------------------------------------------------------------------- properties of the engine
+
+
+@st.composite
+def architectures(draw):
+    kv = draw(st.sampled_from([1, 2, 4, 8]))
+    heads = kv * draw(st.integers(1, 8))
+    head_dim = draw(st.sampled_from([64, 128, 256]))
+    layers = draw(st.integers(1, 96))
+    hidden = draw(st.sampled_from([512, 1024, 2048, 4096, 8192]))
+    moe = draw(st.booleans())
+    hybrid = draw(st.booleans())
+    fields = dict(num_hidden_layers=layers, hidden_size=hidden, num_attention_heads=heads, num_key_value_heads=kv,
+                  head_dim=head_dim, vocab_size=draw(st.integers(1000, 260000)),
+                  tie_word_embeddings=draw(st.booleans()), max_position_embeddings=262144)
+    if moe:
+        experts = draw(st.sampled_from([8, 64, 128, 512]))
+        fields.update(num_experts=experts, num_experts_per_tok=draw(st.integers(1, min(experts, 16))),
+                      moe_intermediate_size=draw(st.sampled_from([256, 512, 1024, 2048])),
+                      shared_expert_intermediate_size=draw(st.sampled_from([0, 512, 1024])))
+    else:
+        fields["intermediate_size"] = draw(st.integers(256, 30000))
+    if hybrid:
+        fields.update(full_attention_interval=draw(st.integers(2, 8)), linear_num_key_heads=16,
+                      linear_num_value_heads=16 * draw(st.integers(1, 4)), linear_key_head_dim=128,
+                      linear_value_head_dim=128, linear_conv_kernel_dim=4)
+    return Architecture(**fields)
+
+
+def _model(arch: Architecture) -> Model:
+    return Model(id="prop", name="prop", family="test", params_total_official_b=1, params_active_official_b=1,
+                 architecture=arch, source=[{"doc": "hypothesis", "read": "2026-11-25"}])
+
+
+machines = st.builds(
+    lambda kind, mem, bw, tf, count, ram: custom_machine(kind, mem, bw, tf, count if kind == "gpu" else 1, ram),
+    st.sampled_from(["gpu", "unified", "cpu"]), st.floats(4, 512), st.floats(20, 8000),
+    st.one_of(st.none(), st.floats(1, 2000)), st.integers(1, 8), st.sampled_from([0.0, 32.0, 256.0]))
+
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _finite_nonneg(x) -> bool:
+    return x is None or (math.isfinite(x) and x >= 0)
+
+
+@SETTINGS
+@given(arch=architectures(), machine=machines, quant=st.sampled_from(["Q4_K_M", "Q8_0", "F16", "IQ2_XXS"]),
+       context=st.integers(0, 262144), kv=st.sampled_from(["f16", "q8_0", "q4_0"]), batch=st.integers(1, 8))
+def test_engine_never_returns_nonsense(engine, arch, machine, quant, context, kv, batch):
+    e = engine.estimate(_model(arch), quant, context=context, kv_type=kv, batch=batch, machine=machine)
+    for value in [*e.memory.values.values(), *e.weights.values.values(), e.decode_tok_s, e.prefill_tok_s,
+                  e.placement.ram_bytes, e.placement.gpu_bytes, e.placement.offloaded_fraction]:
+        assert _finite_nonneg(value), e.to_json()
+    assert 0 <= e.placement.offloaded_fraction <= 1
+    assert e.placement.runs or e.decode_tok_s is None
+    if e.placement.gpu_layers is not None:
+        assert 0 <= e.placement.gpu_layers <= arch.num_hidden_layers
+
+
+@SETTINGS
+@given(arch=architectures(), machine=machines, c1=st.integers(0, 131072), c2=st.integers(0, 131072))
+def test_more_context_never_less_memory_or_faster_decode(engine, arch, machine, c1, c2):
+    lo, hi = sorted((c1, c2))
+    a = engine.estimate(_model(arch), "Q4_K_M", context=lo, machine=machine)
+    b = engine.estimate(_model(arch), "Q4_K_M", context=hi, machine=machine)
+    assert b.memory.total >= a.memory.total
+    assert a.placement.runs or not b.placement.runs  # if the short context does not run, the long one neither
+    if a.decode_tok_s and b.decode_tok_s and a.placement.placement == b.placement.placement \
+            and a.placement.placement in ("gpu", "layer_split", "unified", "cpu"):
+        assert b.decode_tok_s <= a.decode_tok_s * (1 + 1e-9)
+
+
+@SETTINGS
+@given(arch=architectures(), mem=st.floats(8, 200), bw=st.floats(100, 4000), n=st.integers(1, 4))
+def test_what_fits_on_n_gpus_fits_on_more(engine, arch, mem, bw, n):
+    small = engine.estimate(_model(arch), "Q4_K_M", context=4096, machine=custom_machine("gpu", mem, bw, 100, n))
+    large = engine.estimate(_model(arch), "Q4_K_M", context=4096, machine=custom_machine("gpu", mem, bw, 100, n + 1))
+    assert large.placement.fits or not small.placement.fits
+
+
+@SETTINGS
+@given(arch=architectures(), mem=st.floats(8, 400), bw=st.floats(50, 4000))
+def test_more_bandwidth_decodes_faster(engine, arch, mem, bw):
+    slow = engine.estimate(_model(arch), "Q4_K_M", context=4096, machine=custom_machine("gpu", mem, bw, 100))
+    fast = engine.estimate(_model(arch), "Q4_K_M", context=4096, machine=custom_machine("gpu", mem, bw * 2, 100))
+    if slow.decode_tok_s is not None:
+        assert fast.decode_tok_s >= slow.decode_tok_s
