@@ -21,7 +21,7 @@ from .engine.memory import compute_buffer_bytes, kv_bytes_per_token, recurrent_s
 from .engine.params import is_moe
 from .engine.parts import Parts
 from .engine.placement import ModelMemory, accelerator_budget
-from .engine.speed import BackendFactors, decode_bytes_per_token, prefill_flops_per_token
+from .engine.speed import BackendFactors, decode_bytes_per_token
 
 SIG_DIGITS = 12  # exported numbers keep 12 significant digits (relative error below 1e-11)
 MIN_CONTEXT = 1024  # the slider's low end, tokens
@@ -93,7 +93,6 @@ def _model_record(engine, m) -> dict[str, Any]:
     scores = (compute_buffer_bytes(a, 2 * big, u, s.flash_attention) - compute_buffer_bytes(a, big, u, s.flash_attention)) / big
     activations = compute_buffer_bytes(a, big, u, s.flash_attention) - scores * big if scores else 0.0
     logits = full - activations if scores else full
-    base = prefill_flops_per_token(a, counts, 0)
     return {
         "id": m.id, "name": m.name, "family": m.family, "hf": m.hf_repo,
         "limit": m.context_extended or a.max_position_embeddings, "native": a.max_position_embeddings,
@@ -102,8 +101,25 @@ def _model_record(engine, m) -> dict[str, Any]:
         "kv": [_n(kv_bytes_per_token(a, t)) for t in KV_TYPES],
         "rs": _n(recurrent_state_bytes(a, 1)),
         "cb": [_n(logits), _n(scores), _n(activations)],
-        "fl": [_n(base), _n(prefill_flops_per_token(a, counts, 1) - base)],
+        "fl": _n(_prefill_flops(engine, m.id)),
+        "lu": _n(_layer_units(engine.speed_model, a)),
     }
+
+
+def _prefill_flops(engine, model_id: str) -> float:
+    """FLOPs per prompt token as the engine's prefill speed counts them (a default prompt, an empty
+    cache; MoE expert matmuls weighted as the fit says), read off an estimate on a probe machine
+    that holds any model: compute seconds x FLOP/s x compute efficiency."""
+    probe = custom_machine("gpu", 1e9, 1000.0, 1.0)
+    e = engine.estimate(model_id, next(iter(engine.catalog.quants)), context=1, machine=probe)
+    device = probe.accelerators[0]
+    efficiency = engine.speed_model.factors(device.backend).compute_efficiency
+    return e.prefill.terms["compute"] * (device.flops * efficiency)
+
+
+def _layer_units(sm, a) -> float:
+    """Fixed-cost units of one average layer of this architecture (MoE and linear layers cost more)."""
+    return sm.layer_units(a, 1.0) if hasattr(sm, "layer_units") else 1.0
 
 
 def _model_quant(engine, m, quant_id: str) -> list:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -33,3 +35,28 @@ def catalog_copy(tmp_path):
     dest = tmp_path / "catalog"
     shutil.copytree(CATALOG, dest)
     return dest
+
+
+NETGUARD = Path(__file__).parent / "netguard"
+
+
+def build_env(**extra: str) -> dict[str, str]:
+    """Environment for a build under test: the network guard on, MkDocs' banner off."""
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", **extra}
+    env["PYTHONPATH"] = os.pathsep.join([str(NETGUARD), str(ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    return env
+
+
+def mkdocs_build(site_dir: Path, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site_dir)],
+                          cwd=ROOT, env=build_env(**env), capture_output=True, text=True)
+
+
+@pytest.fixture(scope="session")
+def built_site(tmp_path_factory) -> Path:
+    """The real site, built once per test session with the network guard on."""
+    out = tmp_path_factory.mktemp("built") / "site"
+    log = out.parent / "network.log"
+    result = mkdocs_build(out, NETGUARD_LOG=str(log))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return out

@@ -165,7 +165,7 @@
     return { bw: f[0], layer: f[1], compute: f[2] };
   }
 
-  function decodeSpeed(M, p, read, L, mode) {
+  function decodeSpeed(M, p, read, L, lu, mode) {
     if (!p.runs) return null;
     var total = read.total, gpuBytes, ramBytes, gpuLayers, ramLayers;
     if (p.placement === "cpu") {
@@ -187,20 +187,20 @@
       var bw = M.acc.map(function (d) { return d.bw * f.bw; });
       if (mode === "tensor_parallel" && n > 1) {
         terms.accelerator_read = gpuBytes / sum(bw);
-        terms.layer_overhead = gpuLayers * f.layer;
+        terms.layer_overhead = gpuLayers * lu * f.layer;
         var ar = has(D.speed.allreduce, M.link) ? D.speed.allreduce[M.link] : D.speed.allreduce.pcie;
         terms.allreduce = gpuLayers * (2 * ar);
       } else {
         var shares = M.acc.map(function (d) { return d.mem; }), total_share = sum(shares);
         terms.accelerator_read = sum(shares.map(function (s, i) { return gpuBytes * s / total_share / bw[i]; }));
-        terms.layer_overhead = gpuLayers * f.layer;
+        terms.layer_overhead = gpuLayers * lu * f.layer;
         if (n > 1) terms.gpu_hops = (n - 1) * D.speed.hop;
       }
     }
     if (ramBytes) {
       var cpu = factors("cpu");
       terms.ram_read = ramBytes / (M.host.bw * cpu.bw);
-      terms.cpu_layer_overhead = ramLayers * cpu.layer;
+      terms.cpu_layer_overhead = ramLayers * lu * cpu.layer;
     }
     var seconds = 0;
     for (var k in terms) if (has(terms, k)) seconds += terms[k];
@@ -258,9 +258,8 @@
     var m = memoryFor(model, mq, st, M, st.ctx);
     var p = place(M, m.mem);
     var read = { total: mq[4] + model.kv[KV_POS[st.kv]] * st.ctx, routed: mq[5], lm_head: mq[6], embeddings: mq[7] };
-    var decode = decodeSpeed(M, p, read, model.layers, mode);
-    var flops = model.fl[0] + model.fl[1] * (0 + S.ubatch / 2);
-    var prefill = prefillSpeed(M, p, flops, p.ram, mode);
+    var decode = decodeSpeed(M, p, read, model.layers, model.lu, mode);
+    var prefill = prefillSpeed(M, p, model.fl, p.ram, mode);
     return { model: model, machine: M, mode: mode, memory: m.parts, total: m.total, cb: m.mem.cb, placement: p,
              decode: decode, prefill: prefill, bytes_read: read };
   }
@@ -478,7 +477,8 @@
 
   function sliderToContext(v, model) {
     var lo = Math.min(S.min_context, model.limit), hi = model.limit;
-    if (hi <= lo) return hi;
+    if (hi <= lo || v >= 1000) return hi;
+    if (v <= 0) return lo;
     var c = lo * Math.pow(hi / lo, v / 1000);
     c = c >= 4096 ? Math.round(c / 1024) * 1024 : Math.round(c / 256) * 256;
     return Math.max(lo, Math.min(hi, c));
@@ -691,8 +691,8 @@
       row(pr, "GPU layers (-ngl)", p.gpu_layers === null ? "n/a" : p.gpu_layers + " of " + e.model.layers, "ngl", p.gpu_layers);
       if (e.model.moe) row(pr, "Layers with experts in RAM (--n-cpu-moe)", p.n_cpu_moe === null ? "none" : p.n_cpu_moe, "ncm", p.n_cpu_moe);
     }
-    row(pr, "Largest context in accelerator memory", fitCtx === null ? (M.acc.length ? "none from " + fmtInt(Math.min(S.min_context, e.model.limit)) + " tokens" : "n/a (no accelerator)") : fmtInt(fitCtx) + " tokens", "fit-ctx", fitCtx);
-    if (!p.fits || fitCtx === null) row(pr, "Largest context that runs at all", runCtx === null ? "none" : fmtInt(runCtx) + " tokens", "run-ctx", runCtx);
+    row(pr, "Largest context in accelerator memory", fitCtx === null ? (M.acc.length ? "none: not even " + fmtInt(Math.min(S.min_context, e.model.limit)) + " tokens fit" : "n/a (no accelerator)") : fmtInt(fitCtx) + " tokens", "fit-ctx", fitCtx);
+    if (!p.fits || fitCtx === null) row(pr, "Largest context that runs at all", runCtx === null ? "none: not even " + fmtInt(Math.min(S.min_context, e.model.limit)) + " tokens" : fmtInt(runCtx) + " tokens", "run-ctx", runCtx);
 
     var sr = $("calc-speed-rows");
     clear(sr);

@@ -30,7 +30,7 @@ def svg(key: str, draw: Callable, width: float = 7.0, height: float = 3.6, alt: 
         fig, ax = plt.subplots(figsize=(width, height))
         try:
             draw(fig, ax)
-            fig.tight_layout()
+            fig.subplots_adjust(left=0.11, right=0.98, bottom=0.14, top=0.9)
             buf = io.StringIO()
             fig.savefig(buf, format="svg", metadata={"Date": None})
         finally:

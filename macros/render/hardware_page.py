@@ -10,6 +10,11 @@ from .fmt import esc
 BASE = "../"
 
 
+def _mem(m) -> float:
+    """Installed memory in bytes as the engine reads it (the accelerator's, else the host's)."""
+    return m.accelerators[0].memory_bytes if m.accelerators else m.host.memory_bytes
+
+
 def specs(site: Site, mid: str) -> str:
     ent = site.entry(mid)
     m = ent.machine
@@ -17,7 +22,7 @@ def specs(site: Site, mid: str) -> str:
     if ent.kind == "hardware":
         hw = site.catalog.hardware[mid]
         rows += [["Vendor", esc(hw.vendor)], ["Kind", esc(hw.kind)],
-                 ["Memory", f"{fmt.gb(hw.memory_gb * 1e9)} ({fmt.gib(hw.memory_gb * 1e9)})"],
+                 ["Memory", f"{fmt.gb(_mem(m))} ({fmt.gib(_mem(m))})"],
                  ["Memory type", esc(hw.memory_type or "n/a")],
                  ["Memory bandwidth (rated)", f"{hw.memory_bandwidth_gb_s:,.0f} GB/s"],
                  ["Dense FP16 tensor rate", f"{hw.fp16_tflops:,.1f} TFLOPS" if hw.fp16_tflops else "n/a"],
@@ -41,16 +46,20 @@ def specs(site: Site, mid: str) -> str:
 
 
 def fit_rows(site: Site, mid: str):
-    """(model id, quant, estimate) for every model and common quant that runs on this machine."""
+    """(model id, quants that fit entirely, best quant, its estimate) for every model that runs here.
+    Memory grows with bits per weight, so every quant with fewer bits than the best fitting one fits too."""
     m = site.entry(mid).machine
     models = sorted(site.catalog.models, key=lambda x: (site.catalog.models[x].family != FAMILY,
                                                         -site.engine.params(x).total.total))
     out = []
     for model_id in models:
-        for q in site.quants():
-            e = site.estimate(model_id, q, context=site.ctx_for(model_id, 4096), machine=m)
-            if e.placement.runs:
-                out.append((model_id, q, e))
+        b = site.best(model_id, m)
+        if not b:
+            continue
+        q, e = b
+        top = site.engine.bits(q).body_bpw
+        fitting = [x for x in site.quants() if site.engine.bits(x).body_bpw <= top] if e.placement.fits else []
+        out.append((model_id, fitting, q, e))
     return out
 
 
@@ -92,9 +101,8 @@ def fits_section(site: Site, mid: str) -> str:
     rows = fit_rows(site, mid)
     if not rows:
         return "Nothing in the catalog runs on it.\n"
-    m = site.entry(mid).machine
     t = []
-    for model_id, q, e in rows:
+    for model_id, fitting, q, e in rows:
         p = e.placement
         ctx = None
         if p.fits:
@@ -104,15 +112,18 @@ def fits_section(site: Site, mid: str) -> str:
         how = fmt.placement(p.placement)
         if p.ram_bytes and p.placement != "cpu":
             how += f" ({fmt.pct(p.offloaded_fraction)} in RAM)"
-        t.append([site.model_link(model_id, BASE), f"`{esc(q)}`", how, fmt.gb(e.memory.total),
-                  fmt.gb(p.headroom_bytes) if p.fits else "-", fmt.tokens(ctx) if ctx else "-",
-                  fmt.tok_s(e.decode_tok_s)])
-    out = table(["model", "quant", "placement", "memory at 4K, GB", "headroom, GB", "largest context that fits",
-                 "decode (estimate)"], t)
-    body = ("Each row is an engine estimate at 4,096 tokens of f16 KV cache, batch 1. Headroom is the accelerator "
-            "memory left after weights, cache, state and buffers; the largest context is 4,096 + headroom / KV "
-            "bytes per token, rounded down to a multiple of 1,024 and capped at the model's native limit (only "
-            "the KV cache grows with the context; flash attention keeps the buffers fixed). GB = 10^9 bytes.")
+        t.append([site.model_link(model_id, BASE), " ".join(f"`{esc(x)}`" for x in fitting) or "none",
+                  f"`{esc(q)}`", how, fmt.gb(e.memory.total), fmt.gb(p.headroom_bytes) if p.fits else "-",
+                  fmt.tokens(ctx) if ctx else "-", fmt.tok_s(e.decode_tok_s)])
+    out = table(["model", "quants that fit entirely", "best quant", "placement", "memory at 4K, GB",
+                 "headroom, GB", "largest context that fits", "decode (estimate)"], t)
+    body = ("Every model for which at least one of " + ", ".join(f"`{esc(x)}`" for x in site.quants()) +
+            " runs. 'Quants that fit entirely' need no system RAM at 4,096 tokens of f16 KV cache, batch 1; the "
+            "figures are for the best of them (most bits per weight), or for the best quant that runs with "
+            "system RAM when none fits. Headroom is the accelerator memory left after weights, cache, state and "
+            "buffers; the largest context is 4,096 + headroom / KV bytes per token, rounded down to a multiple "
+            "of 1,024 and capped at the model's native limit (only the KV cache grows with the context; flash "
+            "attention keeps the buffers fixed). GB = 10^9 bytes.")
     return out + details(body)
 
 

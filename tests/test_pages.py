@@ -1,0 +1,232 @@
+"""The built site: figures on each kind of page match the engine, every catalog item has its page,
+no hand-typed figures in docs/, nothing unrendered, nothing fetched from another host, and a catalog
+change reaches the pages. The site is built once per session (two builds, in parallel: the real
+catalog and a copy with one fact changed)."""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+MKDOCS = Path(sys.executable).with_name("mkdocs")
+
+from macros.catalog import load_catalog  # noqa: E402
+from macros.engine import Engine  # noqa: E402
+from macros.render import derived, fmt  # noqa: E402
+from macros.render.common import COMMON_QUANTS  # noqa: E402
+
+CHANGED_HW, OLD_GB, NEW_GB = "rtx-4090", "24", "48"
+
+
+def _build(site_dir: Path, catalog: Path | None) -> subprocess.Popen:
+    env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
+    if catalog:
+        env["GUIDE_CATALOG"] = str(catalog)
+    return subprocess.Popen([str(MKDOCS), "build", "--strict", "-q", "-d", str(site_dir)], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _change_fact(catalog: Path) -> None:
+    path = catalog / "hardware.yaml"
+    text = path.read_text()
+    start = text.index(f"- id: {CHANGED_HW}\n")
+    end = text.find("\n- id:", start + 1)
+    record = text[start:end]
+    changed = re.sub(rf"memory_gb: {OLD_GB}(\.0)?\b", f"memory_gb: {NEW_GB}", record, count=1)
+    assert changed != record, "could not find the memory_gb line to change"
+    path.write_text(text[:start] + changed + text[end:])
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory):
+    """{'real': site dir, 'changed': site dir, 'changed_catalog': path, 'seconds': build time}."""
+    base = tmp_path_factory.mktemp("site")
+    changed_catalog = base / "catalog"
+    shutil.copytree(ROOT / "catalog", changed_catalog)
+    _change_fact(changed_catalog)
+    t0 = time.monotonic()
+    procs = {"real": _build(base / "real", None), "changed": _build(base / "changed", changed_catalog)}
+    for name, p in procs.items():
+        out, _ = p.communicate(timeout=600)
+        assert p.returncode == 0, f"{name} build failed:\n{out[-4000:]}"
+    return {"real": base / "real", "changed": base / "changed", "changed_catalog": changed_catalog,
+            "seconds": time.monotonic() - t0}
+
+
+def page_text(site: Path, path: str) -> str:
+    """The article's text, tags stripped and entities decoded, whitespace collapsed."""
+    raw = (site / path).read_text()
+    body = raw[raw.index("<article"):raw.index("</article>")] if "<article" in raw else raw
+    body = re.sub(r"<figure class=\"chart\".*?</figure>", " ", body, flags=re.S)
+    body = re.sub(r"</?(?:code|abbr|a|strong|em|span)\b[^>]*>", "", body)  # inline: no gap
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", body)))
+
+
+def squash(s: str) -> str:
+    return re.sub(r"\s+", " ", s)
+
+
+@pytest.fixture(scope="session")
+def eng():
+    return Engine(load_catalog(ROOT / "catalog"))
+
+
+def best(engine, model, machine):
+    quants = [q for q in COMMON_QUANTS if q in engine.catalog.quants]
+    return derived.best_quant(engine, model, machine, quants, 4096)
+
+
+# ------------------------------------------------------------------ no hand-typed figures
+
+UNIT = r"(?:GB|GiB|MB|TB|tok/s|t/s|W|kWh|TFLOPS|ms|%)"
+FIGURE = re.compile(rf"(?<![\w.])\d[\d,]*(?:\.\d+)?\s?{UNIT}(?![\w])|(?<![\w.])\d[\d,]*(?:\.\d+)?\s+s\b|\$\s?\d")
+
+
+def _strip_templates(text: str) -> str:
+    text = re.sub(r"^```.*?^```", "", text, flags=re.S | re.M)
+    text = re.sub(r"\{\{.*?\}\}", "", text, flags=re.S)
+    return re.sub(r"\{%.*?%\}", "", text, flags=re.S)
+
+
+def test_no_hand_typed_figures_in_docs():
+    bad = []
+    for path in sorted(DOCS.rglob("*.md")):
+        for n, line in enumerate(_strip_templates(path.read_text()).splitlines(), 1):
+            if "number-ok" in line:
+                continue
+            for m in FIGURE.finditer(line):
+                bad.append(f"{path.relative_to(ROOT)}: {m.group(0)!r} in {line.strip()[:80]!r}")
+    assert not bad, "figures typed into docs/ (compute them with a macro):\n" + "\n".join(bad)
+
+
+def test_scanner_catches_figures():
+    for s in ("needs 243 GB", "48 tok/s", "575 W", "$1,999", "12.5%", "takes 15 s"):
+        assert FIGURE.search(s), s
+    for s in ("Qwen 3.5 first", "RTX 5090s", "397B-A17B", "Q4_K_M"):
+        assert not FIGURE.search(s), s
+
+
+# ------------------------------------------------------------------ the built site
+
+def test_build_time_and_every_page(built, eng):
+    print(f"\nboth builds in parallel: {built['seconds']:.1f} s")
+    site = built["real"]
+    for mid in eng.catalog.models:
+        assert (site / "models" / mid / "index.html").exists(), mid
+    for hid in list(eng.catalog.hardware) + list(eng.catalog.rigs):
+        assert (site / "hardware" / hid / "index.html").exists(), hid
+
+
+def test_nothing_unrendered_or_remote(built):
+    for page in built["real"].rglob("*.html"):
+        raw = page.read_text()
+        assert "{{" not in raw and "{%" not in raw, page
+        assert "Macro Rendering Error" not in raw and "_Macro" not in raw, page
+        remote = re.findall(r'<(?:script|img|link|iframe|source)\b[^>]*(?:src|href)="(?:https?:)?//[^"]*"', raw)
+        remote = [r for r in remote if not r.startswith("<link rel=\"canonical\"")]
+        assert not remote, (page, remote[:3])
+        assert "@import url(http" not in raw and "fonts.googleapis" not in raw, page
+
+
+def test_home_matrix(built, eng):
+    text = page_text(built["real"], "index.html")
+    for model, machine in (("qwen3.5-27b", "rtx-4090"), ("qwen3.5-397b-a17b", "mac-studio-m3-ultra-512gb")):
+        q, e = best(eng, model, eng.machine(machine))
+        assert squash(f"{q} {fmt.placement(e.placement.placement)}, {fmt.tok_s(e.decode_tok_s)}") in text
+
+
+def test_family_page(built, eng):
+    text = page_text(built["real"], "family/index.html")
+    e = eng.estimate("qwen3.5-397b-a17b", "Q4_K_M")
+    assert fmt.gb(e.memory["weights"]) in text
+    from macros.engine.memory import kv_bytes_per_token
+    a = eng.catalog.models["qwen3.5-27b"].architecture
+    assert fmt.gb(kv_bytes_per_token(a) * 131072) in text
+    assert fmt.params(eng.params("qwen3.5-122b-a10b").active.total) in text
+
+
+def test_model_page(built, eng):
+    text = page_text(built["real"], "models/qwen3.5-397b-a17b/index.html")
+    for section in ("Specs", "Memory by quantization and context", "KV cache and recurrent state",
+                    "Hardware that runs it", "Recommended setups", "Commands", "Caveats"):
+        assert section in text
+    assert fmt.params(eng.params("qwen3.5-397b-a17b").total.total) in text
+    e = eng.estimate("qwen3.5-397b-a17b", "Q4_K_M", context=32768)
+    assert fmt.gb(e.memory.total) in text
+    q, e = best(eng, "qwen3.5-397b-a17b", eng.machine("2x-rtx-5090-512gb-ddr5"))
+    assert fmt.tok_s(e.decode_tok_s) in text
+    assert "-ngl" in text and "-c" in text
+
+
+def test_hardware_page(built, eng):
+    text = page_text(built["real"], "hardware/rtx-5090/index.html")
+    m = eng.machine("rtx-5090")
+    assert fmt.gb(m.accelerators[0].memory_bytes) in text
+    q, e = best(eng, "qwen3.5-27b", m)
+    assert squash(f"{q} {fmt.placement(e.placement.placement)}") in text
+    assert fmt.tok_s(e.decode_tok_s) in text
+    rig = page_text(built["real"], "hardware/2x-rtx-5090-512gb-ddr5/index.html")
+    assert fmt.watts(derived.power_draw_w(eng.machine("2x-rtx-5090-512gb-ddr5"))) in rig
+
+
+def test_guide_397b(built, eng):
+    text = page_text(built["real"], "guides/397b/index.html")
+    m = eng.machine("2x-rtx-5090-512gb-ddr5")
+    e = eng.estimate("qwen3.5-397b-a17b", "Q4_K_M", machine=m)
+    assert fmt.tok_s(e.decode_tok_s) in text
+    assert fmt.pct(e.placement.offloaded_fraction) in text
+    w = derived.power_draw_w(m)
+    assert fmt.watts(derived.psu_rating_w(w)) in text
+
+
+def test_faq(built, eng):
+    text = page_text(built["real"], "faq/index.html")
+    e = eng.estimate("qwen3.5-397b-a17b", "Q4_K_M")
+    assert f"Q4_K_M {fmt.gb(e.memory['weights'])} of weights" in text
+    e = eng.estimate("qwen3.5-27b", "Q4_K_M", machine=eng.machine("rtx-4090"))
+    assert fmt.tok_s(e.decode_tok_s) in text
+
+
+def test_methodology(built, eng):
+    text = page_text(built["real"], "methodology/index.html")
+    f = eng.speed_model.backends.get("cuda") or eng.speed_model.pooled
+    assert fmt.pct(f.bandwidth_efficiency) in text
+    c = eng.catalog.constants["electricity_usd_per_kwh"]
+    assert "electricity_usd_per_kwh" in text and f"{c.value:g}" in text
+    assert '<figure class="chart"' in (built["real"] / "methodology/index.html").read_text()
+
+
+def test_catalog_change_reaches_pages(built, eng):
+    new = Engine(load_catalog(built["changed_catalog"]))
+    old_m, new_m = eng.machine(CHANGED_HW), new.machine(CHANGED_HW)
+    assert new_m.accelerators[0].memory_bytes > old_m.accelerators[0].memory_bytes
+    hw = page_text(built["changed"], f"hardware/{CHANGED_HW}/index.html")
+    assert fmt.gb(new_m.accelerators[0].memory_bytes) in hw
+    assert fmt.gb(old_m.accelerators[0].memory_bytes) not in hw.split("Best model")[0]
+    # a fit elsewhere changes: the home matrix cell of some Qwen 3.5 model on this card
+    home_old, home_new = page_text(built["real"], "index.html"), page_text(built["changed"], "index.html")
+    changed = 0
+    for model in [m for m, r in eng.catalog.models.items() if r.family == "qwen3.5"]:
+        a, b = best(eng, model, old_m), best(new, model, new_m)
+        cell = lambda r: squash(f"{r[0]} {fmt.placement(r[1].placement.placement)}, {fmt.tok_s(r[1].decode_tok_s)}")
+        if a and b and a[0] != b[0]:
+            assert cell(b) in home_new and cell(a) in home_old
+            changed += 1
+    assert changed, "doubling the card's memory changed no best quant"
+
+
+def test_charts_are_deterministic(built):
+    a = (built["real"] / "family/index.html").read_text()
+    b = (built["changed"] / "family/index.html").read_text()
+    svg = lambda s: re.findall(r"<svg.*?</svg>", s, flags=re.S)
+    assert svg(a) and svg(a) == svg(b)  # the family KV chart does not depend on the changed card
