@@ -43,7 +43,7 @@ def _device(d: Device) -> list:
     return [d.kind, _n(d.memory_bytes), _n(d.bandwidth_bytes_s), _n(d.flops), d.backend, _n(d.host_link_bytes_s)]
 
 
-def _usable(engine, devices: list[Device]) -> float:
+def _usable(engine, devices: list[Device]) -> list:
     """Bytes the engine lets a model use on each of these devices before its compute buffer
     (installed less the driver's share, or the GPU's share of unified memory)."""
     mach = Machine(id="probe", name="probe", accelerators=tuple(devices), host=None)
@@ -215,24 +215,6 @@ def data_size(text: str) -> tuple[int, int]:
 
 
 # --------------------------------------------------------------------------- reference helpers for tests
-
-
-def machine_for(engine, state: dict[str, Any]) -> Machine:
-    """The engine's machine for a calculator state (hw/count/ram, rig, or custom kind/mem/bw/tflops)."""
-    if state.get("rig"):
-        return engine.machine(state["rig"])
-    if state.get("kind"):
-        return custom_machine(state["kind"], state["mem"], state["bw"], state.get("tflops"),
-                              state.get("count", 1), state.get("ram", 0.0))
-    return engine.machine(state["hw"], state.get("count", 1), state.get("ram", 0.0))
-
-
-def mode_for(engine, runtime_id: str | None, machine: Machine) -> str:
-    """The split mode the CLI picks: tensor parallel for a runtime that offers it on several devices."""
-    rt = engine.catalog.runtimes.get(runtime_id) if runtime_id else None
-    if rt and "tensor_parallel" in rt.offload_modes and machine.count > 1:
-        return "tensor_parallel"
-    return "layer_split"
 
 
 def largest_context(engine, model_id: str, quant_id: str, kv_type: str, machine: Machine,

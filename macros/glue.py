@@ -6,6 +6,7 @@ macros through a `macros(ctx)` function returning {name: callable}.
 """
 
 import importlib
+import os
 import sys
 from pathlib import Path
 
@@ -28,6 +29,7 @@ def define_env(env):
 
     ctx = SiteContext.load(ROOT / "catalog")
     env.variables["site_ctx"] = ctx
+    env.conf["guide_site_ctx"] = ctx  # the hook that generates pages reads the same catalog
     for module_name in PAGE_MODULES:
         try:
             module = importlib.import_module(module_name)
@@ -37,3 +39,13 @@ def define_env(env):
             raise
         for name, fn in module.macros(ctx).items():
             env.macro(fn, name)
+
+
+def on_post_page_macros(env):
+    """For `make bench` only: with GUIDE_DUMP_MARKDOWN set, keep each page's Markdown after the
+    macros ran, so the same pages can be built again with their figures as plain text."""
+    dump = os.environ.get("GUIDE_DUMP_MARKDOWN")
+    if dump:
+        path = Path(dump) / env.page.file.src_uri
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(env.markdown, encoding="utf-8")

@@ -12,41 +12,30 @@ from mkdocs.structure.files import File
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _catalog():
+def _catalog(config):
+    """The catalog the macros plugin loaded for this build (glue.py leaves it in the config)."""
+    ctx = config.get("guide_site_ctx")
+    if ctx is not None:
+        return ctx.catalog
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     from macros.catalog import load_catalog
     return load_catalog(Path(os.environ.get("GUIDE_CATALOG") or ROOT / "catalog"))
 
 
-def _nav_section(nav, index_path: str):
-    """The nav list that holds `index_path` (e.g. models/index.md)."""
-    for item in nav or []:
-        if isinstance(item, dict):
-            for value in item.values():
-                if isinstance(value, list):
-                    if index_path in [v if isinstance(v, str) else next(iter(v.values()), None) for v in value]:
-                        return value
-                    found = _nav_section(value, index_path)
-                    if found is not None:
-                        return found
-    return None
-
-
 def on_files(files, config):
-    catalog = _catalog()
+    catalog = _catalog(config)
     pages = {"models": [(mid, m.name) for mid, m in catalog.models.items()],
              "hardware": [(hid, h.name) for hid, h in catalog.hardware.items()] +
                          [(rid, r.name) for rid, r in catalog.rigs.items()]}
     macro = {"models": "model_page", "hardware": "hardware_page"}
+    # The generated pages are reached from their section's index page, not listed in the nav:
+    # a nav entry per page would put every page's link into every page (quadratic site size).
     for section, items in pages.items():
-        nav = _nav_section(config.get("nav"), f"{section}/index.md")
         for item_id, name in items:
             path = f"{section}/{item_id}.md"
             if files.get_file_from_path(path) is None:
                 files.append(File.generated(config, path, content=f"{{{{ {macro[section]}('{item_id}') }}}}\n"))
-            if nav is not None and not any(path in (v if isinstance(v, str) else list(v.values())) for v in nav):
-                nav.append({name: path})
     _optional_pages(files, config.get("nav"))
     return files
 

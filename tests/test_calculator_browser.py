@@ -19,9 +19,8 @@ import random
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote, urlparse
 
 import pytest
 
@@ -37,8 +36,8 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--no-first-run", "--disable-sync"]
 ARTIFACTS = ROOT / "site" / "artifacts"
-N_RANDOM = 240  # random inputs compared with the engine
-N_CONTEXT = 60  # of those, how many also compare the largest context (bisection: ~40 estimates each)
+N_RANDOM = 400  # random inputs compared with the engine
+N_CONTEXT = 400  # of those, how many also compare the largest context (bisection: ~40 estimates each)
 REL_TOL = 0.005  # 0.5 %
 SEED = 20260401
 
@@ -72,15 +71,21 @@ def calc_site(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def server(calc_site):
+def calc_server(calc_site):
     """A static server on 127.0.0.1 over the built site."""
     handler = functools.partial(_QuietHandler, directory=str(calc_site))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd = _QuietServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}"
     httpd.shutdown()
     httpd.server_close()
+
+
+class _QuietServer(http.server.ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            super().handle_error(request, client_address)  # a navigation away mid-transfer is not an error
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -89,7 +94,7 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def browser():
+def calc_browser():
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
@@ -98,9 +103,9 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def page(browser, server):
+def calc_page(calc_browser, calc_server):
     """One page for the module; every request is checked: only file:// and 127.0.0.1 are allowed."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context = calc_browser.new_context(viewport={"width": 1280, "height": 900})
     pg = context.new_page()
     pg.foreign_requests = []
     pg.page_errors = []
@@ -264,12 +269,12 @@ def _rel(a: float | None, b: float | None) -> float:
     return abs(a - b) / max(abs(a), abs(b))
 
 
-def test_random_inputs_match_the_engine(page, server, calc_engine):
-    _open(page, f"{server}/calculator/")
+def test_random_inputs_match_the_engine(calc_page, calc_server, calc_engine):
+    _open(calc_page, f"{calc_server}/calculator/")
     inputs = random_inputs(calc_engine, N_RANDOM)
     results = []
-    for i in range(0, len(inputs), 60):
-        results += page.evaluate(DRIVE_JS, inputs[i:i + 60])
+    for i in range(0, len(inputs), 100):
+        results += calc_page.evaluate(DRIVE_JS, inputs[i:i + 100])
     worst = {"total": 0.0, "decode": 0.0, "prefill": 0.0, "gpu_bytes": 0.0, "ram_bytes": 0.0}
     placements: dict[str, int] = {}
     problems = []
@@ -313,12 +318,12 @@ def test_random_inputs_match_the_engine(page, server, calc_engine):
     (ARTIFACTS / "calculator-compare.json").write_text(json.dumps(report, indent=2))
     print(f"\ncalculator vs engine: {json.dumps(report)}")
     assert not problems, "\n".join(problems[:30])
-    assert len(results) >= 200
+    assert len(results) >= 200 and report["largest_context_checked"] >= 200
     assert len(placements) >= 4, placements  # the inputs reach several kinds of placement
-    assert not page.page_errors, page.page_errors
+    assert not calc_page.page_errors, calc_page.page_errors
 
 
-def test_shared_link_restores_the_same_state(page, server, calc_engine):
+def test_shared_link_restores_the_same_state(calc_page, calc_server, calc_engine):
     state = {"m": "qwen3.5-122b-a10b", "q": "Q4_K_M", "ctx": "65536", "kv": "q8_0", "hw": "rtx-4090", "n": "1",
              "ram": "64", "rt": "llama.cpp"}
     cat = calc_engine.catalog
@@ -328,34 +333,38 @@ def test_shared_link_restores_the_same_state(page, server, calc_engine):
     if state["hw"] not in cat.hardware:
         state["hw"] = next(h.id for h in cat.hardware.values() if h.kind == "gpu")
     query = "&".join(f"{k}={v}" for k, v in state.items())
-    _open(page, f"{server}/calculator/#{query}")
-    got = _out(page)
+    _open(calc_page, f"{calc_server}/calculator/#{query}")
+    got = _out(calc_page)
     assert dict(parse_qsl(got["state"])) == state
-    assert page.input_value("#calc-model") == state["m"]
-    assert page.input_value("#calc-ctx") == state["ctx"]
-    assert page.input_value("#calc-kv") == state["kv"]
-    assert page.input_value("#calc-hw") == state["hw"]
-    assert page.inner_text("#calc-msgs").strip() == ""
+    assert calc_page.input_value("#calc-model") == state["m"]
+    assert calc_page.input_value("#calc-ctx") == state["ctx"]
+    assert calc_page.input_value("#calc-kv") == state["kv"]
+    assert calc_page.input_value("#calc-hw") == state["hw"]
+    assert calc_page.inner_text("#calc-msgs").strip() == ""
     ref = engine_estimate(calc_engine, state)
     assert got["placement"] == ref["fit"]["placement"]
     assert _rel(_num(got["total"]), ref["memory"]["total_bytes"]) < 1e-9
     # The share link is the page's own state; following it in a fresh load gives the same figures.
-    share = page.get_attribute("#calc-share", "href")
-    _open(page, f"{server}/calculator/{share}")
-    assert _out(page) == got
+    share = calc_page.get_attribute("#calc-share", "href")
+    _open(calc_page, f"{calc_server}/calculator/{share}")
+    assert _out(calc_page) == got
     # A query string works too (hosts that drop the hash).
-    _open(page, f"{server}/calculator/?{query}")
-    assert _out(page)["state"] == got["state"]
+    _open(calc_page, f"{calc_server}/calculator/?{query}")
+    assert _out(calc_page)["state"] == got["state"]
     # A rig and a custom machine round-trip as well (links followed on the open page).
     if cat.rigs:
         rig = next(iter(cat.rigs))
-        _set_hash(page, f"m={state['m']}&q=Q4_K_M&ctx=8192&kv=f16&rig={rig}&rt=llama.cpp")
-        assert page.input_value("#calc-hwmode") == "rig" and page.input_value("#calc-rig") == rig
-        assert dict(parse_qsl(_out(page)["state"]))["rig"] == rig
-    _set_hash(page, f"m={state['m']}&q=Q4_K_M&ctx=8192&kv=f16&kind=gpu&mem=48&bw=960&n=2&ram=128&rt=llama.cpp")
-    custom = dict(parse_qsl(_out(page)["state"]))
+        _set_hash(calc_page, f"m={state['m']}&q=Q4_K_M&ctx=8192&kv=f16&rig={rig}&rt=llama.cpp")
+        assert calc_page.input_value("#calc-hwmode") == "rig" and calc_page.input_value("#calc-rig") == rig
+        assert dict(parse_qsl(_out(calc_page)["state"]))["rig"] == rig
+    _set_hash(calc_page, f"m={state['m']}&q=Q4_K_M&ctx=8192&kv=f16&kind=gpu&mem=48&bw=960&n=2&ram=128&rt=llama.cpp")
+    custom = dict(parse_qsl(_out(calc_page)["state"]))
     assert (custom["kind"], custom["mem"], custom["bw"], custom["n"], custom["ram"]) == ("gpu", "48", "960", "2", "128")
-    assert page.input_value("#calc-hwmode") == "custom"
+    # Editing the form rewrites the address (after a short pause), so the address bar is the share link.
+    calc_page.select_option("#calc-kv", "q4_0")
+    calc_page.wait_for_function("() => location.hash === document.getElementById('calc-share').getAttribute('href')")
+    assert "kv=q4_0" in calc_page.evaluate("() => location.hash")
+    assert calc_page.input_value("#calc-hwmode") == "custom"
 
 
 @pytest.mark.parametrize("fragment, expect", [
@@ -371,36 +380,36 @@ def test_shared_link_restores_the_same_state(page, server, calc_engine):
     ("rig=no-such-rig", "rig"),
     ("hw=no-such-gpu", "Unknown hardware"),
 ])
-def test_bad_input_in_the_link_falls_back_with_a_message(page, server, fragment, expect):
-    if "/calculator/" not in page.url or not page.query_selector("#calc[data-ready='1']"):
-        _open(page, f"{server}/calculator/")
-    _set_hash(page, fragment)  # a link followed on the open page: the hashchange path
-    messages = page.inner_text("#calc-msgs")
+def test_bad_input_in_the_link_falls_back_with_a_message(calc_page, calc_server, fragment, expect):
+    if "/calculator/" not in calc_page.url or not calc_page.query_selector("#calc[data-ready='1']"):
+        _open(calc_page, f"{calc_server}/calculator/")
+    _set_hash(calc_page, fragment)  # a link followed on the open page: the hashchange path
+    messages = calc_page.inner_text("#calc-msgs")
     assert expect.lower() in messages.lower(), messages
-    got = _out(page)
-    text = page.inner_text("#calc-out")
+    got = _out(calc_page)
+    text = calc_page.inner_text("#calc-out")
     assert "NaN" not in text and "undefined" not in text and "Infinity" not in text
     assert got["placement"] and got["total"] and float(got["total"]) > 0
-    assert page.inner_text("#calc-verdict-head").strip() not in ("", "Computing…")
-    assert page.inner_text("#calc-cmd").strip()
+    assert calc_page.inner_text("#calc-verdict-head").strip() not in ("", "Computing…")
+    assert calc_page.inner_text("#calc-cmd").strip()
 
 
-def test_context_slider_is_log_scale_and_clamped(page, server, calc_engine):
-    _open(page, f"{server}/calculator/")
-    model = calc_engine.catalog.models[page.input_value("#calc-model")]
+def test_context_slider_is_log_scale_and_clamped(calc_page, calc_server, calc_engine):
+    _open(calc_page, f"{calc_server}/calculator/")
+    model = calc_engine.catalog.models[calc_page.input_value("#calc-model")]
     limit = model.context_extended or model.architecture.max_position_embeddings
     values = []
     for v in (0, 500, 1000):
-        page.eval_on_selector("#calc-ctx-range", "(e, v) => { e.value = v; e.dispatchEvent(new Event('input', {bubbles: true})); }", v)
-        values.append(int(page.input_value("#calc-ctx")))
+        calc_page.eval_on_selector("#calc-ctx-range", "(e, v) => { e.value = v; e.dispatchEvent(new Event('input', {bubbles: true})); }", v)
+        values.append(int(calc_page.input_value("#calc-ctx")))
     assert values[0] == min(calculator.MIN_CONTEXT, limit)
     assert values[2] == limit
     geometric = math.sqrt(values[0] * values[2])
     assert 0.8 * geometric < values[1] < 1.2 * geometric  # the middle of the slider is the geometric mean
-    assert page.inner_text("#calc-msgs").strip() == ""
+    assert calc_page.inner_text("#calc-msgs").strip() == ""
 
 
-def test_catalog_strings_are_inserted_as_text(page, server):
+def test_catalog_strings_are_inserted_as_text(calc_page, calc_server):
     """A name with markup in the embedded data shows as text and runs nothing."""
     evil = '<img src=x onerror="window.__pwned=1">'
 
@@ -415,39 +424,49 @@ def test_catalog_strings_are_inserted_as_text(page, server):
         text = json.dumps(data).replace("</", "<\\/")
         route.fulfill(response=resp, body=head + 'id="calc-data">' + text + tail[end:])
 
-    page.route("**/calculator/", rewrite)
+    calc_page.route("**/calculator/", rewrite)
     try:
-        _open(page, f"{server}/calculator/#m=" + _first_model(page))
+        _open(calc_page, f"{calc_server}/calculator/#m=" + _first_model(calc_page))
     finally:
-        page.unroute("**/calculator/", rewrite)
-    assert page.evaluate("() => window.__pwned") is None
-    assert evil in page.inner_text("#calc-links")
-    assert page.eval_on_selector("#calc-links", "e => e.querySelectorAll('img').length") == 0
+        calc_page.unroute("**/calculator/", rewrite)
+    assert calc_page.evaluate("() => window.__pwned") is None
+    assert evil in calc_page.inner_text("#calc-links")
+    assert calc_page.eval_on_selector("#calc-links", "e => e.querySelectorAll('img').length") == 0
 
 
-def _first_model(page) -> str:
-    return page.eval_on_selector("#calc-model option", "o => o.value")
+def _first_model(calc_page) -> str:
+    return calc_page.eval_on_selector("#calc-model option", "o => o.value")
 
 
-def test_works_from_file_url_without_requests_elsewhere(page, calc_site):
-    _open(page, (calc_site / "calculator" / "index.html").as_uri() + "#ctx=16384")
-    got = _out(page)
+def test_works_from_file_url_and_links_resolve(calc_page, calc_site, calc_engine):
+    _open(calc_page, (calc_site / "calculator" / "index.html").as_uri() + "#ctx=16384")
+    got = _out(calc_page)
     assert dict(parse_qsl(got["state"]))["ctx"] == "16384"
     assert float(got["total"]) > 0
-    assert not page.foreign_requests, page.foreign_requests
+    # The model, hardware and rig links point at pages the build made.
+    cat = calc_engine.catalog
+    fragments = ["ctx=16384"] + ([f"ctx=16384&rig={next(iter(cat.rigs))}"] if cat.rigs else [])
+    for fragment in fragments:
+        _set_hash(calc_page, fragment)
+        hrefs = calc_page.eval_on_selector_all("#calc-links a", "els => els.map(a => a.href)")
+        assert len(hrefs) >= 2
+        for href in hrefs:
+            target = Path(unquote(urlparse(href).path))
+            assert (target / "index.html").exists(), href
+    assert not calc_page.foreign_requests, calc_page.foreign_requests
 
 
-def test_screenshots_and_no_foreign_requests(browser, server, calc_engine):
+def test_screenshots_and_no_foreign_requests(calc_browser, calc_server, calc_engine):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     foreign = []
     for width, name in ((1280, "desktop"), (390, "phone")):
-        context = browser.new_context(viewport={"width": width, "height": 900})
+        context = calc_browser.new_context(viewport={"width": width, "height": 900})
         pg = context.new_page()
         pg.route("**/*", lambda route: (foreign.append(route.request.url), route.abort())
                  if not route.request.url.startswith(("http://127.0.0.1", "file://", "data:", "about:"))
                  else route.continue_())
         model = "qwen3.5-122b-a10b" if "qwen3.5-122b-a10b" in calc_engine.catalog.models else ""
-        _open(pg, f"{server}/calculator/#m={model}&q=Q4_K_M&ctx=65536&kv=q8_0&hw=rtx-4090&n=1&ram=64&rt=llama.cpp")
+        _open(pg, f"{calc_server}/calculator/#m={model}&q=Q4_K_M&ctx=65536&kv=q8_0&hw=rtx-4090&n=1&ram=64&rt=llama.cpp")
         pg.add_style_tag(content=".md-header, .md-tabs { position: static !important; }")  # no sticky bar over the shot
         pg.locator("#calc").screenshot(path=str(ARTIFACTS / f"calculator-{name}.png"))
         if width < 500:  # on a phone the form and the result stack in one column
@@ -460,11 +479,11 @@ def test_screenshots_and_no_foreign_requests(browser, server, calc_engine):
     assert not foreign, foreign
 
 
-def test_the_page_says_what_its_data_weighs(page, server, calc_engine):
-    if not page.query_selector("#calc-meta"):
-        _open(page, f"{server}/calculator/")
-    meta = page.eval_on_selector("#calc-meta", "e => Object.assign({}, e.dataset)")
+def test_the_page_says_what_its_data_weighs(calc_page, calc_server, calc_engine):
+    if not calc_page.query_selector("#calc-meta"):
+        _open(calc_page, f"{calc_server}/calculator/")
+    meta = calc_page.eval_on_selector("#calc-meta", "e => Object.assign({}, e.dataset)")
     raw, gz = calculator.data_size(calculator.data_json(calc_engine))
     assert int(meta["rawBytes"]) == raw and int(meta["gzipBytes"]) == gz
-    assert f"{gz / 1e3:,.0f} kB gzipped" in page.inner_text("#calc-meta")
+    assert f"{gz / 1e3:,.0f} kB gzipped" in calc_page.inner_text("#calc-meta")
     assert gz < calculator.DATA_BUDGET_GZIP_BYTES

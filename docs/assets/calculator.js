@@ -572,8 +572,8 @@
     }
     if (p.placement === "does_not_fit") {
       detail = "Short by " + gb(p.shortfall) + ". " +
-        (M.kind === "gpu" && !M.host ? "Add system RAM to offload layers or experts, " : "") +
-        "Try a smaller quantization, a shorter context or a q8_0 KV cache.";
+        (M.kind === "gpu" && !M.host ? "Add system RAM to offload layers or experts, or try " : "Try ") +
+        "a smaller quantization, a shorter context or a q8_0 KV cache.";
     } else if (p.fits || p.placement === "unified_raised_cap") {
       detail = "Headroom " + gb(p.headroom) + " of the " + gb(p.budget) + " the model may use.";
       if (p.placement === "unified_raised_cap") {
@@ -591,25 +591,30 @@
     $("calc-verdict-detail").textContent = detail;
   }
 
+  var MODEL_FLAG = { "llama.cpp": "-m", "sglang": "--model-path", "mlx-lm": "--model" };
+
   function flagLine(flags, value) {
     return flags.map(function (f) { return f + " " + value; }).join(" ");
   }
 
   function commandFor(rt, e, st) {
     var model = MODELS[st.m], q = QUANTS[st.q], p = e.placement, L = model.layers, parts = [rt.command];
-    var file = model.name.replace(/\s+/g, "-") + "-" + q.id + ".gguf";
+    var stem = model.name.replace(/\s+/g, "-") + "-" + q.id;
     var isGguf = q.format === "gguf";
-    if (rt.flags.gpu_layers.length && rt.flags.gpu_layers[0] === "-ngl") {
-      parts.push("-m", isGguf ? file : "<a GGUF file>");
-    } else if (q.format === "safetensors" && model.hf) {
-      parts.push(model.hf);
-    } else {
-      parts.push(isGguf ? file : (model.hf || model.name));
-    }
+    // The runtime records name no model argument; these are the runtimes' documented forms.
+    var modelFlag = MODEL_FLAG[rt.id] || "";
+    var ref;
+    if (modelFlag === "-m") ref = isGguf ? stem + ".gguf" : "<a GGUF file>";
+    else if (!isGguf && model.hf) ref = model.hf;
+    else ref = isGguf ? stem : model.name;
+    parts.push((modelFlag ? modelFlag + " " : "") + ref);
     if (rt.flags.context.length) parts.push(flagLine(rt.flags.context, st.ctx));
     if (p.runs && rt.flags.gpu_layers.length && rt.flags.gpu_layers[0] === "-ngl") {
       parts.push(flagLine(rt.flags.gpu_layers, p.placement === "cpu" || !e.machine.acc.length ? 0
         : (p.gpu_layers >= L ? 999 : p.gpu_layers)));
+    }
+    if (p.runs && rt.flags.gpu_layers[0] === "--gpu" && e.machine.acc.length) {  // LM Studio: a share, off or max
+      parts.push("--gpu " + (p.placement === "cpu" ? "off" : p.gpu_layers >= L ? "max" : (p.gpu_layers / L).toFixed(2)));
     }
     if (p.n_cpu_moe && rt.flags.cpu_moe.length) parts.push(flagLine(rt.flags.cpu_moe, p.n_cpu_moe));
     if (st.kv !== "f16" && rt.flags.kv_type.length && rt.kv.indexOf(st.kv) >= 0) parts.push(flagLine(rt.flags.kv_type, st.kv));
@@ -623,7 +628,9 @@
     lines.push(commandFor(rt, e, st));
     var lc = RUNTIMES["llama.cpp"];
     if (lc && rt.id !== lc.id && q.format === "gguf") lines.push("# the same with llama.cpp:", commandFor(lc, e, st));
-    if (q.runtimes.indexOf(rt.id) < 0) notes.push(rt.name + " does not load " + q.name + " files (" + q.format + ").");
+    if (q.runtimes.indexOf(rt.id) < 0) notes.push(rt.name + " is not listed for " + q.name + " files (" + q.format + ").");
+    else if (q.format !== "gguf" && MODELS[st.m].hf) notes.push("Use the " + q.name + " upload of " + MODELS[st.m].hf + ".");
+    else if (q.format === "gguf" && !MODEL_FLAG[rt.id]) notes.push("The model name is the one you gave the " + q.name + " GGUF when you added it to " + rt.name + ".");
     if (rt.kv.indexOf(st.kv) < 0) notes.push(rt.name + " does not offer a " + st.kv + " KV cache.");
     for (var k in rt.settings) if (has(rt.settings, k)) {
       var v = k === "context" ? fmtInt(st.ctx) : k === "gpu_layers" ? e.placement.gpu_layers : k === "kv_type" ? st.kv : "";
@@ -647,7 +654,10 @@
     link(base + "models/" + encodeURIComponent(model.id) + "/", model.name + ": the model page");
     var ids = [];
     if (st.mode === "device") ids = [st.hw];
-    else if (st.mode === "rig") ids = RIGS[st.rig].parts;
+    else if (st.mode === "rig") {
+      link(base + "hardware/" + encodeURIComponent(st.rig) + "/", RIGS[st.rig].name + ": the build's page");
+      ids = RIGS[st.rig].parts;
+    }
     ids.forEach(function (id) {
       if (has(HW, id)) link(base + "hardware/" + encodeURIComponent(id) + "/", HW[id].name + ": the hardware page");
     });
@@ -709,13 +719,20 @@
     var qs = stateToParams(st);
     var share = $("calc-share");
     share.href = "#" + qs;
-    if (("#" + qs) !== window.location.hash) {
-      try { window.history.replaceState(null, "", "#" + qs); } catch (err) { /* file:// in some browsers */ }
-    }
     lastHash = "#" + qs;
+    // The address bar follows after a pause: a dragged slider would otherwise flood the history
+    // API, which browsers throttle (and then the address would lag behind the page).
+    // A link followed meanwhile (the hash changed under us) wins: its hashchange renders it next.
+    var seen = window.location.hash;
+    clearTimeout(urlTimer);
+    urlTimer = setTimeout(function () {
+      if (window.location.hash === seen && lastHash !== seen) {
+        try { window.history.replaceState(null, "", lastHash); } catch (err) { /* some file:// setups */ }
+      }
+    }, 150);
   }
 
-  var lastHash = null;
+  var lastHash = null, urlTimer = null;
 
   function update(raw, extraMsgs) {
     var msgs = (extraMsgs || []).slice();

@@ -1,8 +1,10 @@
 """Typed records for every kind of catalog fact.
 
 Each record is frozen and forbids unknown fields, so a typo in a field name is an
-error. Units are in the field names: `_gb` is 10^9 bytes, `_gb_s` is 10^9 bytes/s,
-`_w` is watts, `_usd` is US dollars. Architecture fields use the names of a
+error. Units are in the field names: `_gb_s` is 10^9 bytes/s, `_w` is watts, `_usd` is
+US dollars. Memory capacities (`memory_gb`, `system_ram_gb`) are the figure as sold
+("24 GB", "512 GB"); memory is built in powers of two, so the engine reads them as GiB
+(a "24 GB" card holds 24 x 2^30 bytes). Every other size in bytes is exact. Architecture fields use the names of a
 Hugging Face `config.json`, so a config can be read into the same record.
 Cross-record checks (references, duplicate ids) live in the loader.
 """
@@ -222,7 +224,7 @@ class Hardware(Sourced):
     name: str
     vendor: str
     kind: Literal["gpu", "unified", "cpu"]
-    memory_gb: PositiveFloat  # installed memory, 10^9 bytes
+    memory_gb: PositiveFloat  # installed memory as sold (binary: read as GiB)
     memory_type: str | None = None
     memory_bandwidth_gb_s: PositiveFloat  # rated, 10^9 bytes/s
     fp16_tflops: PositiveFloat | None = None  # dense FP16/BF16 tensor rate
@@ -267,7 +269,7 @@ class Rig(Sourced):
     id: Identifier
     name: str
     parts: list[RigPart] = Field(min_length=1)  # the accelerators (or one unified machine)
-    system_ram_gb: NonNegFloat = 0  # RAM beside the GPUs, 10^9 bytes; 0 for unified machines
+    system_ram_gb: NonNegFloat = 0  # RAM beside the GPUs as sold (read as GiB); 0 for unified machines
     cpu_platform: Identifier | None = None  # a `cpu` hardware record: RAM bandwidth and power
     gpu_link: Literal["pcie", "nvlink", "xgmi", "none"] = "pcie"
     price_usd: PositiveFloat | None = None  # the whole build as the source prices it

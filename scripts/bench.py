@@ -1,0 +1,224 @@
+"""`make bench`: where the build's time goes, what the computing costs, how it scales. Prints figures.
+
+Usage: python scripts/bench.py [--scales 1,10] [--skip-serve]
+Nothing here asserts: the figures are for people (and the closing notes), not a timed test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import gzip
+import json
+import math
+import os
+import pstats
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+ENV = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+
+
+def timed_build(site: Path, env: dict | None = None, config: Path | None = None) -> tuple[float, float, int]:
+    """Wall seconds, peak RSS (MiB) and page count of a `mkdocs build` in a fresh process."""
+    code = ("import resource, sys, time, runpy; t = time.perf_counter(); sys.argv = ['mkdocs'] + sys.argv[1:];\n"
+            "try:\n    runpy.run_module('mkdocs', run_name='__main__')\nexcept SystemExit as e:\n"
+            "    assert not e.code, e.code\n"
+            "print('BENCH', time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)")
+    args = [sys.executable, "-c", code, "build", "-q", "--site-dir", str(site)]
+    if config:
+        args += ["--config-file", str(config)]
+    out = subprocess.run(args, cwd=ROOT, env={**ENV, **(env or {})}, capture_output=True, text=True)
+    if out.returncode:
+        raise SystemExit(out.stderr[-3000:])
+    _, seconds, rss = out.stdout.strip().splitlines()[-1].split()
+    pages = sum(1 for _ in site.rglob("*.html")) - (1 if (site / "404.html").exists() else 0)
+    return float(seconds), float(rss), pages
+
+
+def profile_split(site: Path) -> dict[str, float]:
+    """Shares of one in-process build spent in each layer (from cProfile cumulative times)."""
+    prof = cProfile.Profile()
+    argv = sys.argv
+    sys.argv = ["mkdocs", "build", "-q", "--site-dir", str(site)]
+    os.environ["NO_MKDOCS_2_WARNING"] = "1"
+    from mkdocs.__main__ import cli
+    prof.enable()
+    try:
+        cli.main(standalone_mode=False)
+    finally:
+        prof.disable()
+        sys.argv = argv
+    stats = pstats.Stats(prof)
+    total = max(v[3] for v in stats.stats.values())
+
+    def cum(file_part: str, func: str) -> float:
+        return sum(v[3] for (f, _, name), v in stats.stats.items() if file_part in f and name == func)
+
+    parts = {
+        "catalog load and validation": cum("macros/catalog/loader.py", "load_catalog"),
+        "engine evaluation": cum("macros/engine/estimate.py", "estimate") + cum("macros/engine/estimate.py", "speed_model"),
+        "chart rendering": cum("macros/render/charts.py", "svg"),
+        "macro rendering (all)": cum("mkdocs_macros/plugin.py", "on_page_markdown"),
+        "Markdown to HTML": cum("markdown/core.py", "convert"),
+        "search index": cum("material/plugins/search/plugin.py", "on_page_context"),
+        "theme templates": cum("mkdocs/commands/build.py", "_build_page") - cum("material/plugins/search/plugin.py", "on_page_context"),
+    }
+    return {k: v / total for k, v in parts.items()}
+
+
+def plain_text_copy(dump: Path, work: Path) -> Path:
+    """A project whose pages are the dumped post-macro Markdown: same theme, no macros, no hook."""
+    config = yaml.safe_load((ROOT / "mkdocs.yml").read_text().replace("!!python", "#"))
+    config["plugins"] = ["search"]
+    config.pop("hooks", None)
+    config["docs_dir"] = str(work / "docs")
+    shutil.copytree(dump, work / "docs")
+    for extra in ("assets", "_snippets"):
+        if (ROOT / "docs" / extra).exists():
+            shutil.copytree(ROOT / "docs" / extra, work / "docs" / extra, dirs_exist_ok=True)
+    config["markdown_extensions"] = [
+        {"pymdownx.snippets": {"auto_append": [str(ROOT / "docs/_snippets/abbreviations.md")], "check_paths": True}}
+        if isinstance(e, dict) and "pymdownx.snippets" in e else e for e in config["markdown_extensions"]]
+    config.pop("watch", None)
+    path = work / "mkdocs.yml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def synthetic_catalog(scale: int, dest: Path) -> Path:
+    """The real catalog with its models, hardware and claims repeated `scale` times under new ids."""
+    shutil.copytree(ROOT / "catalog", dest)
+    if scale == 1:
+        return dest
+    for name, key in (("models.yaml", "id"), ("hardware.yaml", "id")):
+        records = yaml.safe_load((dest / name).read_text())
+        extra = []
+        for k in range(1, scale):
+            for r in records:
+                if name == "hardware.yaml" and r["kind"] == "cpu":
+                    continue  # keep the CPU platforms the rigs refer to unique
+                copy = dict(r, id=f"{r[key]}-s{k}", name=f"{r['name']} (copy {k})")
+                extra.append(copy)
+        (dest / name).write_text(yaml.safe_dump(records + extra, sort_keys=False))
+    claims_dir = dest / "claims"
+    for f in list(claims_dir.glob("*.yaml")):
+        records = yaml.safe_load(f.read_text())
+        extra = [dict(r, id=f"{r['id']}-s{k}") for k in range(1, scale) for r in records]
+        f.write_text(yaml.safe_dump(records + extra, sort_keys=False))
+    return dest
+
+
+def engine_throughput() -> tuple[float, int]:
+    from macros.catalog import load_catalog
+    from macros.engine import Engine
+    catalog = load_catalog(ROOT / "catalog")
+    engine = Engine(catalog)
+    _ = engine.speed_model
+    rng = random.Random(0)
+    models, quants, hardware = list(catalog.models), list(catalog.quants), list(catalog.hardware)
+    n, t = 0, time.perf_counter()
+    while time.perf_counter() - t < 3:
+        m = rng.choice(models)
+        limit = catalog.models[m].architecture.max_position_embeddings
+        engine.estimate(m, rng.choice(quants), context=rng.randint(1, limit), machine=engine.machine(rng.choice(hardware)))
+        n += 1
+    return n / (time.perf_counter() - t), n
+
+
+def serve_rebuild_seconds(work: Path) -> float:
+    """Seconds from a one-line catalog edit to the new value being served by `mkdocs serve`."""
+    for part in ("catalog", "docs", "macros", "mkdocs.yml"):
+        src = ROOT / part
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, work / part)
+    port = 8765 + random.Random(os.getpid()).randint(0, 200)
+    proc = subprocess.Popen([sys.executable, "-m", "mkdocs", "serve", "--dev-addr", f"127.0.0.1:{port}", "--no-livereload"],
+                            cwd=work, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/hardware/rtx-4090/"
+    try:
+        deadline = time.time() + 300
+        while time.time() < deadline:
+            try:
+                page = urllib.request.urlopen(url, timeout=2).read().decode()
+                break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            return float("nan")
+        hw = work / "catalog" / "hardware.yaml"
+        text = hw.read_text()
+        start = text.index("- id: rtx-4090\n")
+        end = text.index("\n- id:", start + 1)
+        block = re.sub(r"\n  name: [^\n]*", "\n  name: GeForce RTX 4090 (edited)", text[start:end], count=1)
+        t = time.perf_counter()
+        hw.write_text(text[:start] + block + text[end:])
+        while time.perf_counter() - t < 300:
+            try:
+                page = urllib.request.urlopen(url, timeout=2).read().decode()
+                if "RTX 4090 (edited)" in page:
+                    return time.perf_counter() - t
+            except OSError:
+                pass
+            time.sleep(0.2)
+        return float("nan")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scales", default="1,10", help="synthetic catalog sizes to build (default 1,10)")
+    parser.add_argument("--skip-serve", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        dump = tmp / "dump"
+        seconds, rss, pages = timed_build(tmp / "site", {"GUIDE_DUMP_MARKDOWN": str(dump)})
+        print(f"Full build of the real site: {seconds:.1f} s wall, {pages} pages, peak {rss:.0f} MiB")
+        plain_config = plain_text_copy(dump, tmp / "plain")
+        plain_s, plain_rss, plain_pages = timed_build(tmp / "plain-site", config=plain_config)
+        print(f"Same pages with the figures pasted in as plain text: {plain_s:.1f} s, {plain_pages} pages "
+              f"-> computing the site costs {seconds / plain_s:.2f}x (target at most 1.5x)")
+        print("\nWhere one build's time goes (cProfile shares; nested layers overlap):")
+        for name, share in profile_split(tmp / "profiled").items():
+            print(f"  {name:32} {share:6.1%}  ~{share * seconds:5.1f} s")
+
+        rate, n = engine_throughput()
+        print(f"\nEngine: {rate:,.0f} estimates/s ({n} random estimates, one core)")
+        try:
+            from macros.calculator import calculator_payload
+            from macros.site import SiteContext
+            raw = json.dumps(calculator_payload(SiteContext.load(ROOT / "catalog")), separators=(",", ":")).encode()
+            print(f"Calculator data: {len(raw) / 1024:,.0f} KiB raw, {len(gzip.compress(raw, 9)) / 1024:,.0f} KiB gzipped")
+        except ImportError as err:
+            print(f"Calculator data: not measured ({err})")
+
+        rows = []
+        for scale in [int(s) for s in args.scales.split(",")]:
+            cat = synthetic_catalog(scale, tmp / f"catalog-x{scale}")
+            s, r, p = timed_build(tmp / f"site-x{scale}", {"GUIDE_CATALOG": str(cat)})
+            rows.append((scale, p, s, r))
+            print(f"Catalog x{scale}: {p} pages, {s:.1f} s, peak {r:.0f} MiB, {1000 * s / p:.0f} ms/page")
+        if len(rows) > 1:
+            (_, p0, s0, _), (_, p1, s1, _) = rows[0], rows[-1]
+            print(f"  growth exponent (time ~ pages^k): k = {math.log(s1 / s0) / math.log(p1 / p0):.2f}")
+
+        if not args.skip_serve:
+            print(f"\nmake serve: a one-line catalog edit is served {serve_rebuild_seconds(tmp / 'serve'):.1f} s later")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
