@@ -14,7 +14,6 @@ import re
 from typing import Any
 
 from .engine import Engine, summarize_errors
-from .engine.params import text_params
 
 
 def naive_bits(quant_id: str) -> float | None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -47,16 +49,48 @@ def build_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def mkdocs_build(site_dir: Path, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site_dir)],
-                          cwd=ROOT, env=build_env(**env), capture_output=True, text=True)
+def start_build(site_dir: Path, **env: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "--site-dir", str(site_dir)],
+                            cwd=ROOT, env=build_env(**env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+
+
+CHANGED_HW, OLD_GB, NEW_GB = "rtx-4090", "24", "48"
+
+
+def change_memory(catalog: Path, hardware_id: str = CHANGED_HW, old: str = OLD_GB, new: str = NEW_GB) -> None:
+    """Edit one device's memory_gb in a catalog copy, in place."""
+    path = catalog / "hardware.yaml"
+    text = path.read_text()
+    start = text.index(f"- id: {hardware_id}\n")
+    end = text.find("\n- id:", start + 1)
+    record = text[start:end]
+    changed = re.sub(rf"memory_gb: {old}(\.0)?\b", f"memory_gb: {new}", record, count=1)
+    assert changed != record, "could not find the memory_gb line to change"
+    path.write_text(text[:start] + changed + text[end:])
 
 
 @pytest.fixture(scope="session")
-def built_site(tmp_path_factory) -> Path:
-    """The real site, built once per test session with the network guard on."""
-    out = tmp_path_factory.mktemp("built") / "site"
-    log = out.parent / "network.log"
-    result = mkdocs_build(out, NETGUARD_LOG=str(log))
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return out
+def site_builds(tmp_path_factory) -> dict:
+    """Two builds run side by side once per session, with the network guard on: the real site, and
+    the site from a catalog copy whose RTX 4090 has 48 GB. Keys: real, changed, changed_catalog,
+    seconds, network_log."""
+    base = tmp_path_factory.mktemp("site")
+    changed_catalog = base / "catalog"
+    shutil.copytree(CATALOG, changed_catalog)
+    change_memory(changed_catalog)
+    log = base / "network.log"
+    t0 = time.monotonic()
+    procs = {"real": start_build(base / "real", NETGUARD_LOG=str(log)),
+             "changed": start_build(base / "changed", GUIDE_CATALOG=str(changed_catalog), NETGUARD_LOG=str(log))}
+    for name, p in procs.items():
+        out, _ = p.communicate(timeout=900)
+        assert p.returncode == 0, f"{name} build failed:\n{out[-4000:]}"
+    return {"real": base / "real", "changed": base / "changed", "changed_catalog": changed_catalog,
+            "seconds": time.monotonic() - t0, "network_log": log}
+
+
+@pytest.fixture(scope="session")
+def built_site(site_builds) -> Path:
+    """The real site, built once per test session."""
+    return site_builds["real"]

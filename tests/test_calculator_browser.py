@@ -16,7 +16,6 @@ import json
 import math
 import os
 import random
-import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -57,17 +56,10 @@ def calc_engine():
 
 
 @pytest.fixture(scope="session")
-def calc_site(tmp_path_factory) -> Path:
-    """The site, built once per session with `mkdocs build --strict` (CALC_SITE_DIR: reuse a built one)."""
+def calc_site(built_site) -> Path:
+    """The site built once per session (conftest); CALC_SITE_DIR reuses one built earlier."""
     prebuilt = os.environ.get("CALC_SITE_DIR")
-    if prebuilt:
-        return Path(prebuilt)
-    out = tmp_path_factory.mktemp("site")
-    proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-d", str(out)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=600)
-    if proc.returncode:
-        pytest.fail(f"mkdocs build --strict failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-    return out
+    return Path(prebuilt) if prebuilt else built_site
 
 
 @pytest.fixture(scope="session")

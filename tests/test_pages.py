@@ -6,12 +6,8 @@ catalog and a copy with one fact changed)."""
 from __future__ import annotations
 
 import html
-import os
 import re
-import shutil
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -25,42 +21,13 @@ from macros.engine import Engine  # noqa: E402
 from macros.render import derived, fmt  # noqa: E402
 from macros.render.common import COMMON_QUANTS  # noqa: E402
 
-CHANGED_HW, OLD_GB, NEW_GB = "rtx-4090", "24", "48"
-
-
-def _build(site_dir: Path, catalog: Path | None) -> subprocess.Popen:
-    env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
-    if catalog:
-        env["GUIDE_CATALOG"] = str(catalog)
-    return subprocess.Popen([str(MKDOCS), "build", "--strict", "-q", "-d", str(site_dir)], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
-def _change_fact(catalog: Path) -> None:
-    path = catalog / "hardware.yaml"
-    text = path.read_text()
-    start = text.index(f"- id: {CHANGED_HW}\n")
-    end = text.find("\n- id:", start + 1)
-    record = text[start:end]
-    changed = re.sub(rf"memory_gb: {OLD_GB}(\.0)?\b", f"memory_gb: {NEW_GB}", record, count=1)
-    assert changed != record, "could not find the memory_gb line to change"
-    path.write_text(text[:start] + changed + text[end:])
+from conftest import CHANGED_HW  # noqa: E402
 
 
 @pytest.fixture(scope="session")
-def built(tmp_path_factory):
+def built(site_builds):
     """{'real': site dir, 'changed': site dir, 'changed_catalog': path, 'seconds': build time}."""
-    base = tmp_path_factory.mktemp("site")
-    changed_catalog = base / "catalog"
-    shutil.copytree(ROOT / "catalog", changed_catalog)
-    _change_fact(changed_catalog)
-    t0 = time.monotonic()
-    procs = {"real": _build(base / "real", None), "changed": _build(base / "changed", changed_catalog)}
-    for name, p in procs.items():
-        out, _ = p.communicate(timeout=600)
-        assert p.returncode == 0, f"{name} build failed:\n{out[-4000:]}"
-    return {"real": base / "real", "changed": base / "changed", "changed_catalog": changed_catalog,
-            "seconds": time.monotonic() - t0}
+    return site_builds
 
 
 def page_text(site: Path, path: str) -> str:

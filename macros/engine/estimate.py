@@ -12,7 +12,7 @@ import statistics
 from typing import Any
 
 from ..catalog import Catalog
-from ..catalog.schema import Architecture, Measurement, Model
+from ..catalog.schema import Measurement, Model
 from . import calibrate
 from .machine import Machine, machine_from_hardware, machine_from_rig
 from .memory import (QuantBits, check_context, compute_buffer_bytes, kv_bytes_per_token, kv_cache_bytes,

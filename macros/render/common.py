@@ -6,7 +6,7 @@ import dataclasses
 from typing import Any, Iterable, Sequence
 
 from ..engine import Machine
-from . import derived, fmt
+from . import derived
 from .fmt import esc
 
 # The quantizations tables show, most bits first (those the catalog lacks are skipped).

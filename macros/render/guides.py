@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from ..engine.memory import kv_bytes_per_token, recurrent_state_bytes
-from . import charts, commands, derived, fmt
-from .common import FAMILY, Site, admonition, details, estimate_note, table
+from . import commands, derived, fmt
+from .common import Site, admonition, details, estimate_note, table
 from .fmt import esc
 
 BASE = "../"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 
 from . import charts, derived, fmt
 from .common import Site, details, table

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..engine.memory import kv_bytes_per_token, recurrent_state_bytes
 from ..engine.params import head_dim, n_full_attention_layers, n_linear_attention_layers
 from . import charts, commands, derived, fmt
-from .common import COMMON_QUANTS, CONTEXTS, Site, admonition, details, estimate_note, parts_table, table
+from .common import CONTEXTS, Site, admonition, details, estimate_note, parts_table, table
 from .fmt import esc
 
 BASE = "../"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..engine.memory import kv_bytes_per_token, recurrent_state_bytes
 from . import charts, fmt
-from .common import CONTEXTS, FAMILY, Site, details, estimate_note, table
+from .common import CONTEXTS, Site, details, estimate_note, table
 from .fmt import esc
 from .model_page import attention_layout, kind_label
 
