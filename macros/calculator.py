@@ -203,9 +203,10 @@ def export_data(engine) -> dict[str, Any]:
 
 
 def data_json(engine) -> str:
-    """The exported data as compact JSON, safe inside a <script> element."""
+    """The exported data as compact JSON, safe inside a <script> element: <, > and & are written
+    as \\u escapes, so no catalog string can end the element or open a comment."""
     text = json.dumps(export_data(engine), separators=(",", ":"), ensure_ascii=True, allow_nan=False)
-    return text.replace("</", "<\\/")
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def data_size(text: str) -> tuple[int, int]:

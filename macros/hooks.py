@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import html as html_lib
 import os
 import sys
 from pathlib import Path
@@ -54,3 +55,13 @@ def _optional_pages(files, nav) -> None:
         if files.get_file_from_path(path) is not None and path not in listed:
             nav.insert(at, {title: path})
             at += 1
+
+
+def on_page_content(html, page, config, files):
+    """Page titles reach the theme's <title> through a filter that decodes entities, so a catalog
+    name holding markup would come out live there: titles lose their angle brackets instead."""
+    if page.title:
+        text = html_lib.unescape(page.title)
+        if "<" in text or ">" in text:
+            page.title = html_lib.escape(text.replace("<", "‹").replace(">", "›"), quote=False)
+    return html

@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from macros.catalog import load_catalog  # noqa: E402
+from macros.build import source_date_epoch  # noqa: E402
 from macros.engine import Engine  # noqa: E402
 
 CATALOG = ROOT / "catalog"
@@ -44,7 +45,7 @@ NETGUARD = Path(__file__).parent / "netguard"
 
 def build_env(**extra: str) -> dict[str, str]:
     """Environment for a build under test: the network guard on, MkDocs' banner off."""
-    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", **extra}
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "SOURCE_DATE_EPOCH": source_date_epoch(), **extra}
     env["PYTHONPATH"] = os.pathsep.join([str(NETGUARD), str(ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
     return env
 
@@ -70,24 +71,48 @@ def change_memory(catalog: Path, hardware_id: str = CHANGED_HW, old: str = OLD_G
     path.write_text(text[:start] + changed + text[end:])
 
 
+# Markup planted in catalog strings of the changed copy: none of it may reach a page as live HTML.
+PLANTED = {
+    "models.yaml": ("  name: Qwen3.5-9B\n", "  name: 'Qwen3.5-9B <script>alert(\"planted\")</script> \"q\" &amp;'\n"),
+    "hardware.yaml": ("  name: GeForce RTX 3090\n", "  name: 'GeForce RTX 3090 <img src=x onerror=alert(2)>'\n"),
+}
+
+
+def plant_markup(catalog: Path) -> None:
+    for file, (old, new) in PLANTED.items():
+        path = catalog / file
+        text = path.read_text()
+        assert old in text, f"{old!r} not in {file}"
+        path.write_text(text.replace(old, new, 1))
+    # and a source address that tries to close its attribute
+    path = catalog / "hardware.yaml"
+    text = path.read_text()
+    start = text.index("- id: rtx-4060-ti-16gb\n")
+    at = text.index("  - url: ", start)
+    path.write_text(text[:at] + "  - url: 'https://example.com/\"><script>alert(3)</script>'\n    read: 2026-11-25\n"
+                    + text[at:])
+
+
 @pytest.fixture(scope="session")
 def site_builds(tmp_path_factory) -> dict:
-    """Two builds run side by side once per session, with the network guard on: the real site, and
-    the site from a catalog copy whose RTX 4090 has 48 GB. Keys: real, changed, changed_catalog,
-    seconds, network_log."""
+    """Three builds run side by side once per session, with the network guard on: the real site
+    (twice, to compare bytes), and the site from a catalog copy whose RTX 4090 has 48 GB and whose
+    strings carry planted markup. Keys: real, again, changed, changed_catalog, seconds, network_log."""
     base = tmp_path_factory.mktemp("site")
     changed_catalog = base / "catalog"
     shutil.copytree(CATALOG, changed_catalog)
     change_memory(changed_catalog)
+    plant_markup(changed_catalog)
     log = base / "network.log"
     t0 = time.monotonic()
     procs = {"real": start_build(base / "real", NETGUARD_LOG=str(log)),
+             "again": start_build(base / "again", NETGUARD_LOG=str(log)),
              "changed": start_build(base / "changed", GUIDE_CATALOG=str(changed_catalog), NETGUARD_LOG=str(log))}
     for name, p in procs.items():
         out, _ = p.communicate(timeout=900)
         assert p.returncode == 0, f"{name} build failed:\n{out[-4000:]}"
-    return {"real": base / "real", "changed": base / "changed", "changed_catalog": changed_catalog,
-            "seconds": time.monotonic() - t0, "network_log": log}
+    return {"real": base / "real", "again": base / "again", "changed": base / "changed",
+            "changed_catalog": changed_catalog, "seconds": time.monotonic() - t0, "network_log": log}
 
 
 @pytest.fixture(scope="session")
