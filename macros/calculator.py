@@ -222,7 +222,7 @@ def largest_context(engine, model_id: str, quant_id: str, kv_type: str, machine:
                     need: str = "fits") -> int | None:
     """Largest context (tokens, MIN_CONTEXT to the model's limit) at which the model fits in
     accelerator memory (`fits`) or runs at all (`runs`); bisection, as the page does it."""
-    from .render.derived import largest
+    from .engine.search import largest
     m = engine.catalog.models[model_id]
     limit = m.context_extended or m.architecture.max_position_embeddings
     values = range(min(MIN_CONTEXT, limit), limit + 1)

@@ -13,7 +13,7 @@ from typing import Any
 
 from .catalog.schema import Claim, ClaimQuery
 from .engine import Engine, EngineInputError
-from .render import derived
+from .engine import money, search
 
 DEFAULT_CONTEXT = 4096
 UNITS = {
@@ -78,7 +78,7 @@ def query_value(engine: Engine, q: ClaimQuery) -> tuple[Any, str]:
     if q.output in ("power_w", "hardware_price_usd", "electricity_usd_per_month"):
         if machine is None:
             raise NotCheckable("the claim names no hardware")
-        power = derived.power_draw_w(machine)
+        power = money.power_draw_w(machine)
         if q.output == "hardware_price_usd":
             if machine.price_usd is None:
                 raise NotCheckable(f"the catalog has no price for {machine.name}")
@@ -89,16 +89,16 @@ def query_value(engine: Engine, q: ClaimQuery) -> tuple[Any, str]:
             return power, f"sum of rated board power (TDP) of {machine.name}"
         hours = engine.catalog.constant("hours_per_month_default")
         price = engine.catalog.constant("electricity_usd_per_kwh")
-        return (derived.electricity_usd_per_month(power, hours, price),
+        return (money.electricity_usd_per_month(power, hours, price),
                 f"{power:.0f} W x {hours:g} h/month x ${price}/kWh")
     if not q.model or not q.quant:
         raise NotCheckable("the claim names no model or no quantization")
     if q.output == "max_context":
         if machine is None:
             raise NotCheckable("the claim names no hardware")
-        value = derived.largest_context(engine, q.model, q.quant, machine, q.kv_type, need="fits")
+        value = search.largest_context(engine, q.model, q.quant, machine, q.kv_type, need="fits")
         if value is None:
-            value = derived.largest_context(engine, q.model, q.quant, machine, q.kv_type, need="runs") or 0
+            value = search.largest_context(engine, q.model, q.quant, machine, q.kv_type, need="runs") or 0
         return value, f"largest context that fits on {machine.name} (powers of two up to the native limit)"
     e = engine.estimate(q.model, q.quant, context=context, kv_type=q.kv_type, machine=machine)
     setting = f"{q.model} {q.quant}, {context:,} tokens {q.kv_type} KV"

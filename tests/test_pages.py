@@ -18,7 +18,8 @@ MKDOCS = Path(sys.executable).with_name("mkdocs")
 
 from macros.catalog import load_catalog  # noqa: E402
 from macros.engine import Engine  # noqa: E402
-from macros.render import derived, fmt  # noqa: E402
+from macros.engine import money, search
+from macros.render import fmt  # noqa: E402
 from macros.render.common import COMMON_QUANTS  # noqa: E402
 
 from conftest import CHANGED_HW  # noqa: E402
@@ -50,7 +51,7 @@ def eng():
 
 def best(engine, model, machine):
     quants = [q for q in COMMON_QUANTS if q in engine.catalog.quants]
-    return derived.best_quant(engine, model, machine, quants, 4096)
+    return search.best_quant(engine, model, machine, quants, 4096)
 
 
 # ------------------------------------------------------------------ no hand-typed figures
@@ -143,7 +144,7 @@ def test_hardware_page(built, eng):
     assert squash(f"{q} {fmt.placement(e.placement.placement)}") in text
     assert fmt.tok_s(e.decode_tok_s) in text
     rig = page_text(built["real"], "hardware/2x-rtx-5090-512gb-ddr5/index.html")
-    assert fmt.watts(derived.power_draw_w(eng.machine("2x-rtx-5090-512gb-ddr5"))) in rig
+    assert fmt.watts(money.power_draw_w(eng.machine("2x-rtx-5090-512gb-ddr5"))) in rig
 
 
 def test_guide_397b(built, eng):
@@ -152,8 +153,8 @@ def test_guide_397b(built, eng):
     e = eng.estimate("qwen3.5-397b-a17b", "Q4_K_M", machine=m)
     assert fmt.tok_s(e.decode_tok_s) in text
     assert fmt.pct(e.placement.offloaded_fraction) in text
-    w = derived.power_draw_w(m)
-    assert fmt.watts(derived.psu_rating_w(w)) in text
+    w = money.power_draw_w(m)
+    assert fmt.watts(money.psu_rating_w(w)) in text
 
 
 def test_faq(built, eng):
@@ -194,6 +195,6 @@ def test_catalog_change_reaches_pages(built, eng):
 
 def test_charts_are_deterministic(built):
     a = (built["real"] / "family/index.html").read_text()
-    b = (built["changed"] / "family/index.html").read_text()
+    b = (built["again"] / "family/index.html").read_text()
     svg = lambda s: re.findall(r"<svg.*?</svg>", s, flags=re.S)
-    assert svg(a) and svg(a) == svg(b)  # the family KV chart does not depend on the changed card
+    assert svg(a) and svg(a) == svg(b)  # a second build of the same catalog draws the same bytes

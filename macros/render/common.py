@@ -6,7 +6,7 @@ import dataclasses
 from typing import Any, Iterable, Sequence
 
 from ..engine import Machine
-from . import derived
+from ..engine import search
 from .fmt import esc
 
 # The quantizations tables show, most bits first (those the catalog lacks are skipped).
@@ -73,14 +73,14 @@ class Site:
     def best(self, model_id: str, machine: Machine, context: int = 4096, quants: Sequence[str] = COMMON_QUANTS):
         key = ("best", model_id, machine, context, tuple(quants))
         if key not in self._cache:
-            self._cache[key] = derived.best_quant(_Memo(self), model_id, machine, self.quants(quants),
+            self._cache[key] = search.best_quant(_Memo(self), model_id, machine, self.quants(quants),
                                                   self.ctx_for(model_id, context))
         return self._cache[key]
 
     def max_context(self, model_id: str, quant: str, machine: Machine, need: str = "fits"):
         key = ("ctx", model_id, quant, machine, need)
         if key not in self._cache:
-            self._cache[key] = derived.largest_context(_Memo(self), model_id, quant, machine, need=need)
+            self._cache[key] = search.largest_context(_Memo(self), model_id, quant, machine, need=need)
         return self._cache[key]
 
     # -------------------------------------------------------------- links

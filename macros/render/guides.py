@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from ..engine.memory import kv_bytes_per_token, recurrent_state_bytes
-from . import commands, derived, fmt
+from ..engine import money, search
+from . import commands, fmt
 from .common import Site, admonition, details, estimate_note, table
 from .fmt import esc
 
@@ -26,20 +27,20 @@ def build_table(site: Site, model_id: str, machine_ids: list[str], quant: str, b
         m = site.entry(i).machine
         e = site.estimate(model_id, quant, context=context, machine=m)
         p = e.placement
-        w = derived.power_draw_w(m)
-        cps = derived.cost_per_tok_s(m.price_usd, e.decode_tok_s) if m.price_usd and e.decode_tok_s else None
+        w = money.power_draw_w(m)
+        cps = money.cost_per_tok_s(m.price_usd, e.decode_tok_s) if m.price_usd and e.decode_tok_s else None
         rows.append([site.machine_link(i, base), fmt.placement(p.placement),
                      fmt.gb(p.shortfall_bytes) if not p.runs else "-",
                      fmt.pct(p.offloaded_fraction) if p.runs else "-", fmt.tok_s(e.decode_tok_s),
                      fmt.usd(m.price_usd) if m.price_usd else "n/a", fmt.usd(cps) if cps else "n/a",
-                     fmt.watts(w), fmt.watts(derived.psu_rating_w(w)) if w else "n/a",
-                     fmt.pct(derived.circuit_share(w, circuit)) if w and circuit else "n/a"])
+                     fmt.watts(w), fmt.watts(money.psu_rating_w(w)) if w else "n/a",
+                     fmt.pct(money.circuit_share(w, circuit)) if w and circuit else "n/a"])
     out = table(["build", "placement", "short by, GB", "weights in RAM", "decode (estimate)", "price",
                  "price per tok/s", "power at load", "PSU rating", "share of one household circuit"], rows)
     body = (f"`{esc(quant)}` at {fmt.tokens(context)} tokens, batch 1. Short by = memory missing even with system "
             "RAM. Weights in RAM = share of the weight bytes the placement keeps in system RAM. Price per tok/s = "
             "build price / decode estimate. Power at load = sum of the accelerators' TDPs plus the CPU platform's. "
-            f"PSU rating = power / {derived.PSU_LOAD_FRACTION:g}. Household circuit = power / "
+            f"PSU rating = power / {money.PSU_LOAD_FRACTION:g}. Household circuit = power / "
             f"{fmt.watts(circuit)} (`household_circuit_w`, a 15 A / 120 V circuit under the 80% continuous-load rule).")
     return out + details(body)
 
@@ -82,17 +83,17 @@ def break_even(site: Site, model_id: str, machine_id: str, quant: str, input_sha
     m = site.entry(machine_id).machine
     e = site.estimate(model_id, quant, machine=m)
     price_kwh = _const(site, "electricity_usd_per_kwh")
-    w = derived.power_draw_w(m)
+    w = money.power_draw_w(m)
     apis = [a for a in site.catalog.api_prices.values() if a.model == model_id]
     if not (m.price_usd and e.decode_tok_s and w and price_kwh and apis):
         return admonition("The catalog lacks a price, a power figure, an electricity price or an API price for "
                           "this comparison, so it is not computed.", "info")
-    local = derived.energy_usd_per_mtok(w, e.decode_tok_s, price_kwh)
-    month = derived.electricity_usd_per_month(w, hours_per_day * 30, price_kwh)
+    local = money.energy_usd_per_mtok(w, e.decode_tok_s, price_kwh)
+    month = money.electricity_usd_per_month(w, hours_per_day * 30, price_kwh)
     rows = []
     for a in apis:
-        blended = derived.blended_usd_per_mtok(a.input_usd_per_mtok, a.output_usd_per_mtok, input_share)
-        be = derived.break_even_mtok_per_month(m.price_usd, months, blended, local)
+        blended = money.blended_usd_per_mtok(a.input_usd_per_mtok, a.output_usd_per_mtok, input_share)
+        be = money.break_even_mtok_per_month(m.price_usd, months, blended, local)
         rows.append([esc(a.provider), fmt.usd(a.input_usd_per_mtok), fmt.usd(a.output_usd_per_mtok), fmt.usd(blended),
                      "never" if be is None else f"{be:,.0f} million tokens"])
     out = (f"{site.machine_link(machine_id, BASE)} ({fmt.usd(m.price_usd)}, {fmt.watts(w)} at load) runs "
@@ -255,7 +256,7 @@ def faq_cheapest(site: Site, model_id: str, target_tok_s: float) -> str:
         b = site.best(model_id, ent.machine)
         if b:
             options.append(((i, b[0]), ent.machine.price_usd, b[1].decode_tok_s))
-    c = derived.cheapest(options, target_tok_s)
+    c = search.cheapest(options, target_tok_s)
     if c is None:
         return "No priced machine in the catalog reaches that speed.\n"
     (i, q), price, speed = c

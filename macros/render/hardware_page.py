@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from ..engine.memory import kv_bytes_per_token
-from . import derived, fmt
+from ..engine import money, search
+from . import fmt
 from .common import FAMILY, Site, admonition, details, estimate_note, table
 from .fmt import esc
 
@@ -39,7 +40,7 @@ def specs(site: Site, mid: str) -> str:
                  ["System RAM", fmt.gb(m.ram_bytes) if m.host else "none"],
                  ["CPU platform", site.machine_link(rig.cpu_platform, BASE) if rig.cpu_platform else "n/a"],
                  ["GPU link", esc(m.gpu_link)],
-                 ["Power at load (TDPs)", fmt.watts(derived.power_draw_w(m))],
+                 ["Power at load (TDPs)", fmt.watts(money.power_draw_w(m))],
                  ["Price", fmt.usd(m.price_usd) if m.price_usd else "n/a"],
                  ["Source", site.source_link("rigs", mid)]]
     return table(["", ""], rows, ["l", "l"])
@@ -107,7 +108,7 @@ def fits_section(site: Site, mid: str) -> str:
         ctx = None
         if p.fits:
             a = site.catalog.models[model_id].architecture
-            ctx = derived.context_from_headroom(e.context, p.headroom_bytes, kv_bytes_per_token(a),
+            ctx = search.context_from_headroom(e.context, p.headroom_bytes, kv_bytes_per_token(a),
                                                 a.max_position_embeddings)
         how = fmt.placement(p.placement)
         if p.ram_bytes and p.placement != "cpu":

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 
-from . import charts, derived, fmt
+from ..engine import money
+from . import charts, fmt
 from .common import Site, details, table
 from .fmt import esc
 
@@ -21,8 +22,8 @@ def constants_table(site: Site) -> str:
     for cid, c in site.catalog.constants.items():
         value = f"{c.value:g}" if isinstance(c.value, (int, float)) else f"`{esc(c.value)}`"
         rows.append([f"`{esc(cid)}`", value, esc(c.unit), esc(c.meaning), site.source_link("constants", cid)])
-    rows.append(["`PSU_LOAD_FRACTION` (code)", f"{derived.PSU_LOAD_FRACTION:g}", "fraction of PSU rating",
-                 "sustained load a power supply is sized for (macros/render/derived.py)", "sizing rule of thumb"])
+    rows.append(["`PSU_LOAD_FRACTION` (code)", f"{money.PSU_LOAD_FRACTION:g}", "fraction of PSU rating",
+                 "sustained load a power supply is sized for (macros/engine/money.py)", "sizing rule of thumb"])
     return table(["constant", "value", "unit", "meaning", "source"], rows, ["l", "r", "l", "l", "l"])
 
 
@@ -156,7 +157,7 @@ def formulas(site: Site) -> str:
         "weights crossing PCIe once per micro-batch.\n",
         "### Money and power",
         "Power at load = the sum of the accelerators' TDPs plus the CPU platform's. PSU rating = power / "
-        f"{derived.PSU_LOAD_FRACTION:g}. Electricity per month = power x hours / 1000 x price per kWh. Cost per "
+        f"{money.PSU_LOAD_FRACTION:g}. Electricity per month = power x hours / 1000 x price per kWh. Cost per "
         "token/s = price / decode speed. Break-even monthly volume = (hardware price / months) / (API price per "
         "token - electricity per token).\n",
     ])

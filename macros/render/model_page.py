@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from ..engine.memory import kv_bytes_per_token, recurrent_state_bytes
 from ..engine.params import head_dim, n_full_attention_layers, n_linear_attention_layers
-from . import charts, commands, derived, fmt
+from ..engine import search
+from . import charts, commands, fmt
 from .common import CONTEXTS, Site, admonition, details, estimate_note, parts_table, table
 from .fmt import esc
 
@@ -83,7 +84,7 @@ def memory_section(site: Site, mid: str) -> str:
 
 def memory_chart(site: Site, mid: str) -> str:
     a = site.catalog.models[mid].architecture
-    grid = derived.context_grid(a.max_position_embeddings, start=min(2048, a.max_position_embeddings))
+    grid = search.context_grid(a.max_position_embeddings, start=min(2048, a.max_position_embeddings))
     qs = [q for q in ("Q8_0", "Q4_K_M", "Q2_K") if q in site.catalog.quants]
     series = {q: [site.estimate(mid, q, context=c).memory.total / 1e9 for c in grid] for q in qs}
 
