@@ -15,7 +15,8 @@ import json
 import math
 from typing import Any, Iterable
 
-from .engine import KV_TYPES, custom_machine
+
+from .engine import KV_TYPES, custom_machine, search
 from .engine.machine import Device, Machine, device_from_hardware, machine_from_rig
 from .engine.memory import compute_buffer_bytes, kv_bytes_per_token, recurrent_state_bytes, weight_bytes
 from .engine.params import is_moe
@@ -220,18 +221,12 @@ def data_size(text: str) -> tuple[int, int]:
 
 def largest_context(engine, model_id: str, quant_id: str, kv_type: str, machine: Machine,
                     need: str = "fits") -> int | None:
-    """Largest context (tokens, MIN_CONTEXT to the model's limit) at which the model fits in
-    accelerator memory (`fits`) or runs at all (`runs`); bisection, as the page does it."""
-    from .engine.search import largest
+    """Largest context (tokens, MIN_CONTEXT to the model's limit, every token count) at which the
+    model fits in accelerator memory (`fits`) or runs at all (`runs`), as the page bisects it."""
     m = engine.catalog.models[model_id]
     limit = m.context_extended or m.architecture.max_position_embeddings
-    values = range(min(MIN_CONTEXT, limit), limit + 1)
-
-    def ok(context: int) -> bool:
-        e = engine.estimate(model_id, quant_id, context=context, kv_type=kv_type, machine=machine)
-        return bool(getattr(e.placement, need))
-
-    return largest(values, ok)
+    return search.largest_context(engine, model_id, quant_id, machine, kv_type, need,
+                                  grid=range(min(MIN_CONTEXT, limit), limit + 1))
 
 
 # --------------------------------------------------------------------------- the page

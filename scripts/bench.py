@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import gzip
-import json
 import math
 import os
 import pstats
@@ -197,13 +195,11 @@ def main() -> int:
 
         rate, n = engine_throughput()
         print(f"\nEngine: {rate:,.0f} estimates/s ({n} random estimates, one core)")
-        try:
-            from macros.calculator import calculator_payload
-            from macros.site import SiteContext
-            raw = json.dumps(calculator_payload(SiteContext.load(ROOT / "catalog")), separators=(",", ":")).encode()
-            print(f"Calculator data: {len(raw) / 1024:,.0f} KiB raw, {len(gzip.compress(raw, 9)) / 1024:,.0f} KiB gzipped")
-        except ImportError as err:
-            print(f"Calculator data: not measured ({err})")
+        from macros.calculator import data_json, data_size
+        from macros.catalog import load_catalog
+        from macros.engine import Engine
+        raw, gz = data_size(data_json(Engine(load_catalog(ROOT / "catalog"))))
+        print(f"Calculator data: {raw / 1024:,.0f} KiB raw, {gz / 1024:,.0f} KiB gzipped")
 
         rows = []
         for scale in [int(s) for s in args.scales.split(",")]:
