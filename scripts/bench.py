@@ -107,7 +107,9 @@ def synthetic_catalog(scale: int, dest: Path) -> Path:
             for r in records:
                 if name == "hardware.yaml" and r["kind"] == "cpu":
                     continue  # keep the CPU platforms the rigs refer to unique
-                copy = dict(r, id=f"{r[key]}-s{k}", name=f"{r['name']} (copy {k})")
+                # Editors feature a bounded set; new entries default to not featured, so the copies are
+                # not cross-listed (each still gets its own page and index row).
+                copy = dict(r, id=f"{r[key]}-s{k}", name=f"{r['name']} (copy {k})", featured=False)
                 extra.append(copy)
         (dest / name).write_text(yaml.safe_dump(records + extra, sort_keys=False))
     claims_dir = dest / "claims"
@@ -141,7 +143,7 @@ def serve_rebuild_seconds(work: Path) -> float:
         src = ROOT / part
         (shutil.copytree if src.is_dir() else shutil.copy)(src, work / part)
     port = 8765 + random.Random(os.getpid()).randint(0, 200)
-    proc = subprocess.Popen([sys.executable, "-m", "mkdocs", "serve", "--dev-addr", f"127.0.0.1:{port}", "--no-livereload"],
+    proc = subprocess.Popen([sys.executable, "-m", "mkdocs", "serve", "--dev-addr", f"127.0.0.1:{port}"],
                             cwd=work, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/hardware/rtx-4090/"
     try:
