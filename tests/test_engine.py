@@ -216,3 +216,12 @@ def test_unknown_ids_name_the_choices(engine):
         engine.estimate("qwen3.5-10b", "Q4_K_M")
     with pytest.raises(EngineInputError, match="Q4_K_M"):
         engine.estimate("qwen3.5-9b", "Q4_K_Q")
+
+
+def test_a_build_is_not_priced_at_its_gpus_alone(engine, catalog):
+    """A rig with system RAM on an unpriced CPU platform has no price, rather than the GPUs' price."""
+    rig = catalog.rigs["2x-rtx-5090-256gb-ddr5"]
+    assert rig.price_usd is None and catalog.hardware[rig.cpu_platform].price_usd is None
+    assert engine.machine(rig.id).price_usd is None
+    # A priced build keeps its own figure: the seed guide's $14,000 for two RTX 5090s with 512 GB.
+    assert engine.machine("2x-rtx-5090-512gb-ddr5").price_usd == 14000

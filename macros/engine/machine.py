@@ -125,7 +125,11 @@ def machine_from_rig(rig: Rig, hardware: Mapping[str, Hardware]) -> Machine:
     link_bytes = min(nvlink) * 1e9 if rig.gpu_link == "nvlink" and all(nvlink) else None
     price = rig.price_usd
     if price is None and all(p is not None for p in prices):
-        price = sum(prices)
+        # Priced from its parts only when every part is priced: GPUs alone are not a build's price
+        # when the build also needs a CPU platform and RAM the catalog does not price.
+        platform_price = platform.price_usd if platform else 0.0
+        if platform_price is not None and not (rig.system_ram_gb and not platform):
+            price = sum(prices) + platform_price
     return Machine(
         id=rig.id, name=rig.name, accelerators=accelerators, host=host,
         gpu_link=rig.gpu_link if len(accelerators) > 1 else "none", gpu_link_bytes_s=link_bytes,
