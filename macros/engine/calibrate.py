@@ -13,7 +13,7 @@ Backends with fewer than MIN_POINTS measurements use the fit pooled over all of 
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, Iterable, Sequence
+from typing import Iterable, Sequence
 
 from .speed import BackendFactors, SpeedModel
 
@@ -88,6 +88,14 @@ def fit_prefill(points: Sequence[PrefillPoint], expert_weight: float = 0.0) -> f
     num = sum(p.work(expert_weight) / p.seconds_per_token for p in points)
     den = sum((p.work(expert_weight) / p.seconds_per_token) ** 2 for p in points)
     return max(num / den, 1.0) if den else 1.0
+
+
+def fit_bandwidth_only(points: Sequence[DecodePoint], layer_s: float, moe_weight: float,
+                       linear_weight: float) -> float:
+    """a (= 1 / bandwidth efficiency, at least 1) with the per-layer cost fixed at `layer_s`."""
+    xs = [p.bytes_over_bandwidth_s / p.seconds_per_token for p in points]
+    rest = [1 - layer_s * p.weighted_layers(moe_weight, linear_weight) / p.seconds_per_token for p in points]
+    return max(sum(x * r for x, r in zip(xs, rest)) / sum(x * x for x in xs), 1.0)
 
 
 def _prefill_loss(points: Sequence[PrefillPoint], c: float, expert_weight: float) -> float:
@@ -177,24 +185,15 @@ def fit_speed_model(decode: Sequence[DecodePoint], prefill: Sequence[PrefillPoin
         pf = [p for p in prefill if p.backend == backend]
         own = _factors(d if len(d) >= MIN_POINTS else decode, pf if len(pf) >= MIN_POINTS else prefill,
                        f"fitted on {len(d)} decode and {len(pf)} prefill measurements", mw, lw, ew)
+        if 0 < len(d) < MIN_POINTS:
+            # Too few points for two factors: keep the pooled per-layer cost, fit the bandwidth share.
+            own = dataclasses.replace(own, bandwidth_efficiency=1 / fit_bandwidth_only(d, pooled.layer_overhead_s, mw, lw),
+                                      source=f"bandwidth efficiency fitted on {len(d)} decode measurement(s), "
+                                             "per-layer cost pooled")
         backends[backend] = dataclasses.replace(
             own,
-            decode_points=len(d) if len(d) >= MIN_POINTS else 0,
+            decode_points=len(d),
             prefill_points=len(pf) if len(pf) >= MIN_POINTS else 0,
         )
     return SpeedModel(backends=backends, pooled=pooled, gpu_hop_s=gpu_hop_s, allreduce_s=allreduce_s,
                       moe_layer_weight=mw, linear_layer_weight=lw, expert_flops_weight=ew)
-
-
-def leave_one_hardware_out(decode: Sequence[DecodePoint], prefill: Sequence[PrefillPoint],
-                           predict: Callable[[SpeedModel, object], float | None], rows: Sequence[tuple[object, str]],
-                           gpu_hop_s: float, allreduce_s: dict[str, float]) -> dict[int, float | None]:
-    """Predictions for each row from a model fitted without any measurement of that row's hardware."""
-    out: dict[int, float | None] = {}
-    cache: dict[str, SpeedModel] = {}
-    for i, (row, hardware) in enumerate(rows):
-        if hardware not in cache:
-            cache[hardware] = fit_speed_model([p for p in decode if p.hardware != hardware],
-                                              [p for p in prefill if p.hardware != hardware], gpu_hop_s, allreduce_s)
-        out[i] = predict(cache[hardware], row)
-    return out

@@ -280,7 +280,7 @@ class Engine:
             e = self.estimate(m.model, m.quant, context=max(m.context + tokens, 1), kv_type=m.kv_type,
                               machine=machine, backend=backend, context_fill=m.context + tokens / 2,
                               speed_model=_UNIT_MODEL)
-            if not e.placement.fits:
+            if not (e.placement.fits or e.placement.placement == "cpu"):
                 continue
             device = machine.accelerators[0] if machine.accelerators else machine.host
             if m.kind == "decode":
