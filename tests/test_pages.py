@@ -51,7 +51,8 @@ def eng():
 
 def best(engine, model, machine):
     quants = [q for q in COMMON_QUANTS if q in engine.catalog.quants]
-    return search.best_quant(engine, model, machine, quants, 4096)
+    limit = engine.catalog.models[model].architecture.max_position_embeddings
+    return search.best_quant(engine, model, machine, quants, min(4096, limit))  # as the pages cap it
 
 
 # ------------------------------------------------------------------ no hand-typed figures
@@ -145,6 +146,49 @@ def test_hardware_page(built, eng):
     assert fmt.tok_s(e.decode_tok_s) in text
     rig = page_text(built["real"], "hardware/2x-rtx-5090-512gb-ddr5/index.html")
     assert fmt.watts(money.power_draw_w(eng.machine("2x-rtx-5090-512gb-ddr5"))) in rig
+
+
+def test_cross_lists_only_featured(built, eng):
+    """Model pages list the featured machines and hardware pages the featured models (bounded work per
+    page as the catalog grows); every item still has its own page and its index row."""
+    site = built["real"]
+    assert not eng.catalog.models["tinyllama-1.1b"].featured and eng.catalog.models["llama-3.1-8b"].featured
+    assert (site / "models/tinyllama-1.1b/index.html").exists()
+    raw = (site / "hardware/rtx-5090/index.html").read_text()
+    fits = raw[raw.index('id="what-fits"'):raw.index('id="caveats"')]
+    assert "models/llama-3.1-8b/" in fits and best(eng, "llama-3.1-8b", eng.machine("rtx-5090"))
+    assert "models/tinyllama-1.1b/" not in fits and best(eng, "tinyllama-1.1b", eng.machine("rtx-5090"))
+    assert 'href="../../calculator/"' in fits and 'href="../../models/"' in fits
+    assert 'href="tinyllama-1.1b/"' in (site / "models/index.html").read_text()
+    model = (site / "models/qwen3.5-27b/index.html").read_text()
+    runs = model[model.index('id="hardware-that-runs-it"'):model.index('id="commands"')]
+    assert not eng.catalog.hardware["rtx-3090-ti"].featured and eng.catalog.hardware["rtx-3090"].featured
+    assert "hardware/rtx-3090/" in runs and "hardware/rtx-3090-ti/" not in runs
+    assert 'href="rtx-3090-ti/"' in (site / "hardware/index.html").read_text()
+
+
+CALL = re.compile(r"\{\{\s*(\w+)(.*?)\}\}", re.S)
+ARG = re.compile(r"""(?:(\w+)\s*=\s*)?(['"])([^'"]*)\2""")
+
+
+def test_machines_named_in_docs_are_featured(eng):
+    """Every machine a docs/ macro call names exists in the catalog and is featured, so the pages that
+    cross-list machines show the ones the guides talk about."""
+    cat = eng.catalog
+    named = set()
+    for path in sorted(DOCS.rglob("*.md")):
+        for name, args in CALL.findall(path.read_text()):
+            if name == "index_list":
+                continue
+            for key, _, val in ARG.findall(args):
+                if key in ("hardware", "rig") or (not key and re.fullmatch(r"[a-z0-9][a-z0-9.+-]*", val)
+                                                  and val not in cat.models):
+                    named.add((path.relative_to(ROOT), val))
+    assert len({v for _, v in named}) >= 20, "found too few machine ids; the scan checks nothing"
+    unknown = [f"{p}: {v}" for p, v in sorted(named) if v not in cat.hardware and v not in cat.rigs]
+    assert not unknown, "machine ids in docs/ that the catalog lacks:\n" + "\n".join(unknown)
+    plain = [f"{p}: {v}" for p, v in sorted(named) if not (cat.hardware.get(v) or cat.rigs.get(v)).featured]
+    assert not plain, "machines named in docs/ but not featured (add `featured: true`):\n" + "\n".join(plain)
 
 
 def test_guide_397b(built, eng):

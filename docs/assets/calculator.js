@@ -145,13 +145,15 @@
       }
     }
     var head = mem.lm_head;
-    var layerBytes = (weights - mem.lm_head - mem.embeddings) / L + perLayerFixed;
+    var layerWeights = (weights - mem.lm_head - mem.embeddings) / L;
+    var layerBytes = layerWeights + perLayerFixed;
     var gl = Math.max(0, Math.min(L, Math.floor((budget - head - mem.vision) / layerBytes)));
     var onGpu = head + gl * layerBytes + mem.vision;
     var rest = resident - onGpu;
     if (M.host && rest <= ramUsable && gl > 0) {
+      var weightsInRam = weights - head - gl * layerWeights;
       return result("layer_offload", false, true,
-                    budgets.map(function (b) { return onGpu * b / budget + mem.cb; }), rest, rest / weights,
+                    budgets.map(function (b) { return onGpu * b / budget + mem.cb; }), rest, weightsInRam / weights,
                     gl, null, budget, budget - onGpu, 0.0);
     }
     var short = Math.max(0.0, resident - budget - ramUsable);

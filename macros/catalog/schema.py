@@ -137,6 +137,9 @@ class Architecture(Record):
 class Model(Sourced):
     id: Identifier
     name: str
+    # Featured items are the ones other pages cross-list: a model page lists the featured machines
+    # (hardware and rigs), a hardware page lists the featured models. Every item still gets its own page.
+    featured: bool = False
     family: str  # e.g. qwen3.5, qwen3.6, qwen3, llama3
     hf_repo: str | None = None
     released: dt.date | None = None
@@ -222,6 +225,7 @@ class Artifact(Sourced):
 class Hardware(Sourced):
     id: Identifier
     name: str
+    featured: bool = False  # cross-listed on other pages (see Model.featured); still gets its own page
     vendor: str
     kind: Literal["gpu", "unified", "cpu"]
     memory_gb: PositiveFloat  # installed memory as sold (binary: read as GiB)
@@ -268,6 +272,7 @@ class Rig(Sourced):
 
     id: Identifier
     name: str
+    featured: bool = False  # cross-listed on other pages (see Model.featured); still gets its own page
     parts: list[RigPart] = Field(min_length=1)  # the accelerators (or one unified machine)
     system_ram_gb: NonNegFloat = 0  # RAM beside the GPUs as sold (read as GiB); 0 for unified machines
     cpu_platform: Identifier | None = None  # a `cpu` hardware record: RAM bandwidth and power

@@ -124,13 +124,15 @@ def place(machine: Machine, mem: ModelMemory, s: Settings) -> Placement:
     # Whole layers in RAM: the output head stays on the GPU with the last layers; the
     # token embeddings stay in RAM (llama.cpp keeps token_embd on the host).
     head = mem.weights.get("lm_head")
-    layer_bytes = (weights - mem.weights.get("lm_head") - mem.weights.get("embeddings")) / mem.n_layers + per_layer_fixed
+    layer_weights = (weights - head - mem.weights.get("embeddings")) / mem.n_layers
+    layer_bytes = layer_weights + per_layer_fixed  # a layer's weights with its share of KV cache and state
     gpu_layers = max(0, min(mem.n_layers, int((budget - head - mem.vision_bytes) // layer_bytes)))
     gpu = head + gpu_layers * layer_bytes + mem.vision_bytes
     in_ram = resident - gpu
     if machine.host and in_ram <= ram_usable and gpu_layers > 0:
         device = tuple(gpu * b / budget + mem.compute_buffer_bytes for b in budgets)
-        return Placement("layer_offload", False, True, device, in_ram, in_ram / weights, gpu_layers, None,
+        weights_in_ram = weights - head - gpu_layers * layer_weights
+        return Placement("layer_offload", False, True, device, in_ram, weights_in_ram / weights, gpu_layers, None,
                          budget, budget - gpu, 0.0)
     short = max(0.0, resident - budget - ram_usable)
     return Placement("does_not_fit", False, False, (), 0.0, 0.0, None, None, budget, budget - resident, short)

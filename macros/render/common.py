@@ -34,6 +34,8 @@ class Site:
         self.engine = ctx.engine
         self._cache: dict[tuple, Any] = {}
         self._entries: dict[str, Entry] | None = None
+        self._featured_entries: dict[str, Entry] | None = None
+        self._featured_models: list[str] | None = None
 
     # -------------------------------------------------------------- lookups
     def quants(self, ids: Iterable[str] = COMMON_QUANTS) -> list[str]:
@@ -54,6 +56,23 @@ class Site:
 
     def entry(self, machine_id: str) -> Entry:
         return self.entries()[machine_id]
+
+    # The featured set: the one place that picks what other pages cross-list. A model page lists the
+    # featured machines and a hardware page the featured models, so each page's work is bounded by the
+    # editors' choice, not by the catalog's size (every item still has its own page and index row).
+    def featured_entries(self) -> dict[str, Entry]:
+        """Featured hardware items and rigs, in catalog order."""
+        if self._featured_entries is None:
+            self._featured_entries = {
+                i: self.entry(i)
+                for i, rec in [*self.catalog.hardware.items(), *self.catalog.rigs.items()] if rec.featured}
+        return self._featured_entries
+
+    def featured_models(self) -> list[str]:
+        """Featured model ids, in catalog order."""
+        if self._featured_models is None:
+            self._featured_models = [mid for mid, m in self.catalog.models.items() if m.featured]
+        return self._featured_models
 
     def limit(self, model_id: str) -> int:
         return self.catalog.models[model_id].architecture.max_position_embeddings

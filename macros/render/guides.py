@@ -132,7 +132,7 @@ def mac_table(site: Site) -> str:
 
 
 def budget_tiers(site: Site, budgets: list[float]) -> str:
-    priced = [(i, ent) for i, ent in site.entries().items() if ent.machine.price_usd]
+    priced = [(i, ent) for i, ent in site.featured_entries().items() if ent.machine.price_usd]
     fam = sorted(site.family_models(), key=lambda x: -site.engine.params(x).total.total)
     rows = []
     for budget in budgets:
@@ -148,14 +148,14 @@ def budget_tiers(site: Site, budgets: list[float]) -> str:
                         best = (key, i, mid, b)
                     break
         if best is None:
-            rows.append([fmt.usd(budget), "nothing priced in the catalog", "", "", ""])
+            rows.append([fmt.usd(budget), "no featured machine priced at or under this", "", "", ""])
             continue
         _, i, mid, (q, e) = best
         rows.append([fmt.usd(budget), site.machine_link(i, BASE), fmt.usd(site.entry(i).machine.price_usd),
                      f"{site.model_link(mid, BASE)} `{esc(q)}`", fmt.tok_s(e.decode_tok_s)])
     out = table(["budget up to", "machine", "price", "largest Qwen 3.5 model that fits entirely", "decode (estimate)"],
                 rows)
-    return out + details("Among catalog hardware and rigs with a price at or under the budget, the engine picks the "
+    return out + details("Among the featured hardware and rigs with a price at or under the budget, the engine picks the "
                          "one that holds the largest Qwen 3.5 model entirely in accelerator memory (best quant at "
                          "4,096 tokens); ties go to the faster, then the cheaper.")
 
@@ -252,13 +252,13 @@ def faq_fit(site: Site, model_id: str, machine_id: str, quant: str, context: int
 
 def faq_cheapest(site: Site, model_id: str, target_tok_s: float) -> str:
     options = []
-    for i, ent in site.entries().items():
+    for i, ent in site.featured_entries().items():
         b = site.best(model_id, ent.machine)
         if b:
             options.append(((i, b[0]), ent.machine.price_usd, b[1].decode_tok_s))
     c = search.cheapest(options, target_tok_s)
     if c is None:
-        return "No priced machine in the catalog reaches that speed.\n"
+        return "No featured, priced machine in the catalog reaches that speed.\n"
     (i, q), price, speed = c
     return (f"{site.machine_link(i, '')} at {fmt.usd(price)}, running `{esc(q)}` at {fmt.tok_s(speed)} "
             f"(estimate).\n" + details(f"Among catalog machines with a price, the cheapest whose best quant decodes at "

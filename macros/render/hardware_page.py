@@ -46,12 +46,18 @@ def specs(site: Site, mid: str) -> str:
     return table(["", ""], rows, ["l", "l"])
 
 
+def featured_note(base: str = BASE) -> str:
+    """One sentence: these sections cover the featured models; where the rest are."""
+    return (f"This covers the catalog's featured models; for any other, see its page in the "
+            f"[models index]({base}models/index.md) or try it in the [calculator]({base}calculator.md).\n")
+
+
 def fit_rows(site: Site, mid: str):
-    """(model id, quants that fit entirely, best quant, its estimate) for every model that runs here.
+    """(model id, quants that fit entirely, best quant, its estimate) for every featured model that runs here.
     Memory grows with bits per weight, so every quant with fewer bits than the best fitting one fits too."""
     m = site.entry(mid).machine
-    models = sorted(site.catalog.models, key=lambda x: (site.catalog.models[x].family != FAMILY,
-                                                        -site.engine.params(x).total.total))
+    models = sorted(site.featured_models(), key=lambda x: (site.catalog.models[x].family != FAMILY,
+                                                           -site.engine.params(x).total.total))
     out = []
     for model_id in models:
         b = site.best(model_id, m)
@@ -65,9 +71,11 @@ def fit_rows(site: Site, mid: str):
 
 
 def best_model(site: Site, mid: str) -> tuple[str, str, object] | None:
-    """The Qwen 3.5 model with the most parameters whose best quant fits entirely; else the largest that runs."""
+    """The featured Qwen 3.5 model with the most parameters whose best quant fits entirely; else the largest
+    that runs."""
     m = site.entry(mid).machine
-    fam = sorted(site.family_models(), key=lambda x: -site.engine.params(x).total.total)
+    fam = sorted((x for x in site.featured_models() if site.catalog.models[x].family == FAMILY),
+                 key=lambda x: -site.engine.params(x).total.total)
     runs = None
     for model_id in fam:
         b = site.best(model_id, m)
@@ -81,15 +89,16 @@ def best_model(site: Site, mid: str) -> tuple[str, str, object] | None:
 def best_section(site: Site, mid: str) -> str:
     b = best_model(site, mid)
     if b is None:
-        return "No Qwen 3.5 model runs on it in the catalog's terms.\n"
+        return featured_note() + "\nNo featured Qwen 3.5 model runs on it in the catalog's terms.\n"
     model_id, q, e = b
     m = site.entry(mid).machine
     need = "fits" if e.placement.fits else "runs"
     ctx = site.max_context(model_id, q, m, need)
-    out = (f"**{site.model_link(model_id, BASE)} at `{esc(q)}`**: {fmt.placement(e.placement.placement)}, "
+    out = featured_note() + "\n" + (
+           f"**{site.model_link(model_id, BASE)} at `{esc(q)}`**: {fmt.placement(e.placement.placement)}, "
            f"{fmt.tok_s(e.decode_tok_s)} decode and {fmt.tok_s(e.prefill_tok_s)} prefill (estimates), "
            f"up to {fmt.tokens(ctx)} tokens of context.\n")
-    body = ("The Qwen 3.5 models are tried from the largest down; for each, the quant with the most bits per "
+    body = ("The featured Qwen 3.5 models are tried from the largest down; for each, the quant with the most bits per "
             "weight that fits entirely in accelerator memory at 4,096 tokens wins; if none fits, the largest "
             "model that runs with system RAM is shown. The context is the largest power of two (or the model's "
             "native limit) at which the same holds.\n\n"
@@ -101,7 +110,7 @@ def best_section(site: Site, mid: str) -> str:
 def fits_section(site: Site, mid: str) -> str:
     rows = fit_rows(site, mid)
     if not rows:
-        return "Nothing in the catalog runs on it.\n"
+        return featured_note() + "\nNo featured model runs on it.\n"
     t = []
     for model_id, fitting, q, e in rows:
         p = e.placement
@@ -116,9 +125,10 @@ def fits_section(site: Site, mid: str) -> str:
         t.append([site.model_link(model_id, BASE), " ".join(f"`{esc(x)}`" for x in fitting) or "none",
                   f"`{esc(q)}`", how, fmt.gb(e.memory.total), fmt.gb(p.headroom_bytes) if p.fits else "-",
                   fmt.tokens(ctx) if ctx else "-", fmt.tok_s(e.decode_tok_s)])
-    out = table(["model", "quants that fit entirely", "best quant", "placement", "memory at 4K, GB",
-                 "headroom, GB", "largest context that fits", "decode (estimate)"], t)
-    body = ("Every model for which at least one of " + ", ".join(f"`{esc(x)}`" for x in site.quants()) +
+    out = featured_note() + "\n"
+    out += table(["model", "quants that fit entirely", "best quant", "placement", "memory at 4K, GB",
+                  "headroom, GB", "largest context that fits", "decode (estimate)"], t)
+    body = ("Every featured model for which at least one of " + ", ".join(f"`{esc(x)}`" for x in site.quants()) +
             " runs. 'Quants that fit entirely' need no system RAM at 4,096 tokens of f16 KV cache, batch 1; the "
             "figures are for the best of them (most bits per weight), or for the best quant that runs with "
             "system RAM when none fits. Headroom is the accelerator memory left after weights, cache, state and "

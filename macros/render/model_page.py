@@ -122,10 +122,16 @@ def kv_section(site: Site, mid: str) -> str:
     return out + details(body)
 
 
+def featured_note(base: str = BASE) -> str:
+    """One sentence: these sections cover the featured machines; where the rest are."""
+    return (f"This covers the catalog's featured machines; for any other, see its page in the "
+            f"[hardware index]({base}hardware/index.md) or try it in the [calculator]({base}calculator.md).\n")
+
+
 def runs_rows(site: Site, mid: str):
-    """(entry, quant, estimate) for every machine on which the model runs, fastest first."""
+    """(entry, quant, estimate) for every featured machine on which the model runs, fastest first."""
     out = []
-    for ent in site.entries().values():
+    for ent in site.featured_entries().values():
         best = site.best(mid, ent.machine, 4096)
         if best:
             out.append((ent, best[0], best[1]))
@@ -135,7 +141,7 @@ def runs_rows(site: Site, mid: str):
 
 def hardware_section(site: Site, mid: str, rows) -> str:
     if not rows:
-        return "No machine in the catalog runs it, even with system RAM.\n"
+        return featured_note() + "\nNo featured machine runs it, even with system RAM.\n"
     t = []
     for ent, q, e in rows:
         p = e.placement
@@ -147,6 +153,7 @@ def hardware_section(site: Site, mid: str, rows) -> str:
                   fmt.tok_s(e.decode_tok_s), fmt.tok_s(e.prefill_tok_s)])
     out = table(["machine", "kind", "best quant", "placement", "memory, GB", "GPU headroom, GB",
                  "decode (estimate)", "prefill (estimate)"], t)
+    out = featured_note() + "\n" + out
     ent, q, e = rows[0]
     body = ("For each machine the quant shown is the one with the most bits per weight that fits entirely in "
             "accelerator memory at 4,096 tokens, or failing that the most bits that runs with system RAM, among " +
@@ -184,13 +191,13 @@ def recommended(site: Site, mid: str, rows) -> tuple[str, tuple | None]:
     if rigs:
         pick = rigs[0] if pick is None or pick[0].kind != "rig" else pick
     if not lines:
-        lines.append("- Nothing in the catalog runs it.")
-    return "\n".join(lines) + "\n", pick
+        lines.append("- No featured machine runs it.")
+    return featured_note() + "\n" + "\n".join(lines) + "\n", pick
 
 
 def commands_section(site: Site, mid: str, pick, rows) -> str:
     if pick is None:
-        return "No catalog machine runs it, so no command is computed.\n"
+        return "No featured machine runs it, so no command is computed.\n"
     m = site.catalog.models[mid]
     ent, q, _ = pick
     need = "fits" if _.placement.fits else "runs"
@@ -220,7 +227,7 @@ def commands_section(site: Site, mid: str, pick, rows) -> str:
     if mac:
         ment = mac[0]
         mctx = min(site.max_context(mid, mac[1], ment.machine, "runs") or 2048, CMD_CONTEXT)
-        out += [f"**MLX** on {site.machine_link(ment.id, BASE)} (the fastest Mac in the catalog for it):\n",
+        out += [f"**MLX** on {site.machine_link(ment.id, BASE)} (the fastest featured Mac for it):\n",
                 commands.block(commands.mlx(site.catalog, m, mctx))]
     body = ("`-ngl` is the number of layers the engine places on the GPU(s); `--n-cpu-moe` the number of layers "
             "whose routed experts stay in system RAM; `-c` the context the placement was computed for. Flag names "
