@@ -32,6 +32,16 @@ def engine(catalog):
     return Engine(catalog)
 
 
+def plant(root: Path, file: str, pattern: str, replacement: str) -> int:
+    """Replace the first match of `pattern` in catalog/`file`; return the line it is on."""
+    path = root / file
+    text = path.read_text()
+    match = re.search(pattern, text, flags=re.M)
+    assert match, f"pattern {pattern!r} not in {file}"
+    path.write_text(text[:match.start()] + match.expand(replacement) + text[match.end():])
+    return text.count("\n", 0, match.start()) + 1
+
+
 @pytest.fixture
 def catalog_copy(tmp_path):
     """A writable copy of the catalog in a temporary folder."""

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
 import pytest
 
+from conftest import plant
 from macros.catalog import CatalogError, load_catalog
 from macros.engine.params import count_params
 
@@ -97,48 +95,7 @@ def test_active_params_from_architecture_match_official(catalog, model_id):
 
 
 # --------------------------------------------------------------------------- planted mistakes
-
-
-def plant(root: Path, file: str, pattern: str, replacement: str) -> int:
-    """Replace the first match of `pattern` in catalog/`file`; return the line it is on."""
-    path = root / file
-    text = path.read_text()
-    match = re.search(pattern, text, flags=re.M)
-    assert match, f"pattern {pattern!r} not in {file}"
-    path.write_text(text[:match.start()] + match.expand(replacement) + text[match.end():])
-    return text.count("\n", 0, match.start()) + 1
-
-
-MISTAKES = [
-    # (file, pattern, replacement, words the error must contain)
-    ("hardware.yaml", r"^(  memory_bandwidth_gb_s: )1792$", r"\1-1792", ["memory_bandwidth_gb_s", "greater than 0"]),
-    ("hardware.yaml", r"^(  memory_gb: )32$", r"\g<1>1792", ["memory_gb", "bandwidth"]),
-    ("hardware.yaml", r"^(  memory_gb: )32$", r"\1thirty-two", ["memory_gb", "valid number"]),
-    ("hardware.yaml", r"^  memory_gb: 32$", r"  memory_gigs: 32", ["memory_gigs", "unknown field"]),
-    ("models.yaml", r"^(    num_hidden_layers: )60$", r"\g<1>0", ["num_hidden_layers", "greater than 0"]),
-    ("models.yaml", r"^(    num_key_value_heads: )2$", r"\g<1>3", ["num_key_value_heads", "divide"]),
-    ("models.yaml", r"^(  params_active_official_b: )17(\.0)?$", r"\g<1>499", ["params_active_official_b", "above"]),
-    ("models.yaml", r"^(    hidden_size: 4096)$", r"\1\n    hidden_size: 4096", ["duplicate key", "hidden_size"]),
-    ("quants.yaml", r"^(  embedding_type: )\S+$", r"\1Q9_K", ["embedding_type", "unknown storage_types id 'Q9_K'"]),
-    ("rigs.yaml", r"^(\s+- hardware: )rtx-5090$", r"\1rtx-5090-48gb", ["hardware", "unknown hardware id 'rtx-5090-48gb'"]),
-    ("measurements.yaml", r"^(  model: )llama-2-7b$", r"\1llama-2-7", ["model", "unknown models id 'llama-2-7'"]),
-    ("models.yaml", r"^(- id: )qwen3.5-27b$", r"\1qwen3.5-397b-a17b", ["duplicate models id 'qwen3.5-397b-a17b'"]),
-    ("models.yaml", r"^(  name: Qwen3.5-397B-A17B)$", r"\1\n  name: [unclosed", ["malformed YAML"]),
-]
-
-
-@pytest.mark.parametrize("file, pattern, replacement, words", MISTAKES, ids=[m[3][0] for m in MISTAKES])
-def test_planted_mistake_names_file_line_and_field(catalog_copy, file, pattern, replacement, words):
-    line = plant(catalog_copy, file, pattern, replacement)
-    with pytest.raises(CatalogError) as err:
-        load_catalog(catalog_copy)
-    message = str(err.value)
-    hits = [p for p in err.value.problems if p.file.endswith(file)]
-    assert hits, message
-    for word in words:
-        assert word in message, message
-    # The reported line is the planted one (or, for a record-level problem, its record's first line).
-    assert any(abs(p.line - line) <= 40 for p in hits), message
+# The corpus of broken catalogs (each kind of mistake, file, line and field) is tests/test_hardening.py.
 
 
 def test_missing_source_is_an_error(catalog_copy):

@@ -12,11 +12,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import ROOT
+from conftest import ROOT, plant
 from macros.catalog import CatalogError, load_catalog
 from macros.catalog.schema import Architecture, Model
 from macros.engine import custom_machine
-from test_catalog import plant
 
 # (file, pattern, replacement, words the one message about it must contain)
 BROKEN = [

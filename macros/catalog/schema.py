@@ -51,6 +51,11 @@ def _one_or_many(value):
     return [value] if isinstance(value, dict) else value
 
 
+def _priced_together(record) -> None:
+    if (record.price_usd is None) != (record.price_date is None):
+        raise ValueError("price_usd needs price_date (and the reverse)")
+
+
 class Sourced(Record):
     source: Sources
 
@@ -249,8 +254,7 @@ class Hardware(Sourced):
     def _checks(self) -> "Hardware":
         if (self.fp16_tflops is None) != (self.fp16_tflops_accumulate is None):
             raise ValueError("fp16_tflops and fp16_tflops_accumulate go together")
-        if (self.price_usd is None) != (self.price_date is None):
-            raise ValueError("price_usd needs price_date (and the reverse)")
+        _priced_together(self)
         # A unit mistake: bandwidth typed into the memory field or the reverse.
         if self.kind == "gpu" and self.memory_gb > 400:
             raise ValueError(f"memory_gb {self.memory_gb} is above any GPU's memory; is it a bandwidth?")
@@ -283,8 +287,7 @@ class Rig(Sourced):
 
     @model_validator(mode="after")
     def _checks(self) -> "Rig":
-        if (self.price_usd is None) != (self.price_date is None):
-            raise ValueError("price_usd needs price_date (and the reverse)")
+        _priced_together(self)
         if self.system_ram_gb and not self.cpu_platform:
             raise ValueError("system_ram_gb needs cpu_platform (where its bandwidth comes from)")
         return self

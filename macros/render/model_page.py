@@ -20,6 +20,11 @@ def kind_label(a) -> str:
     return moe
 
 
+def _sentence_case(text: str) -> str:
+    """First letter up, the rest as written (so "MoE" stays "MoE")."""
+    return text[:1].upper() + text[1:]
+
+
 def attention_layout(a) -> str:
     full, lin = n_full_attention_layers(a), n_linear_attention_layers(a)
     if not lin:
@@ -252,7 +257,7 @@ def model_page(site: Site, mid: str) -> str:
     rec, pick = recommended(site, mid, rows)
     return "\n".join([
         f"# {esc(m.name)}\n",
-        f"{esc(kind_label(m.architecture)).capitalize()} model of the `{esc(m.family)}` family. "
+        f"{_sentence_case(esc(kind_label(m.architecture)))} model of the `{esc(m.family)}` family. "
         "Every figure below is computed from the catalog at build time.\n",
         estimate_note(BASE),
         "## Specs\n", specs(site, mid),
