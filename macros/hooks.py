@@ -65,3 +65,9 @@ def on_page_content(html, page, config, files):
         if "<" in text or ">" in text:
             page.title = html_lib.escape(text.replace("<", "‹").replace(">", "›"), quote=False)
     return html
+
+
+def on_post_page(output, page, config):
+    """Put each chart, rendered beside the build in a child process, where its placeholder stands."""
+    charts = sys.modules.get("macros.render.charts")
+    return charts.resolve(output) if charts and "<!--guide-chart:" in output else output

@@ -6,24 +6,34 @@ is left out, and text stays text (svg.fonttype none). Each chart renders once pe
 
 from __future__ import annotations
 
+import html
 import io
+import os
 import re
+import threading
 from typing import Callable
 
 _CACHE: dict[str, str] = {}
+
+
+_WARM: list[bool] = []
 
 
 def _plt():
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    if not _WARM:  # load fonts and the SVG backend once, so forked children start warm
+        fig, ax = plt.subplots(figsize=(1, 1))
+        ax.set_title("warm-up")
+        fig.savefig(io.StringIO(), format="svg", metadata={"Date": None})
+        plt.close(fig)
+        _WARM.append(True)
     return matplotlib, plt
 
 
-def svg(key: str, draw: Callable, width: float = 7.0, height: float = 3.6, alt: str = "") -> str:
-    """`draw(fig, ax)` rendered once per build as an inline <figure> holding the SVG."""
-    if key in _CACHE:
-        return _CACHE[key]
+def _render(key: str, draw: Callable, width: float, height: float) -> str:
+    """The chart as SVG text: `draw(fig, ax)` on a fresh figure."""
     matplotlib, plt = _plt()
     with matplotlib.rc_context({"svg.hashsalt": key, "svg.fonttype": "none", "font.size": 9,
                                 "axes.spines.top": False, "axes.spines.right": False}):
@@ -38,9 +48,71 @@ def svg(key: str, draw: Callable, width: float = 7.0, height: float = 3.6, alt: 
     text = buf.getvalue()
     text = text[text.index("<svg"):]
     text = "\n".join(line for line in text.splitlines() if line.strip())
-    text = re.sub(r'(<svg[^>]*?) width="[^"]*" height="[^"]*"', r'\1', text, count=1)
-    import html
-    out = (f'<figure class="chart" role="img" aria-label="{html.escape(alt, quote=True)}">\n{text}\n</figure>\n')
+    return re.sub(r'(<svg[^>]*?) width="[^"]*" height="[^"]*"', r'\1', text, count=1)
+
+
+# Charts render in forked child processes while the build goes on with other pages; the page
+# carries a placeholder that `resolve` (called from the post-page hook) swaps for the SVG.
+# GUIDE_CHARTS_INLINE=1, a platform without fork, or other threads running (mkdocs serve) render inline.
+_PENDING: dict[str, tuple[int, int]] = {}
+_DONE: dict[str, str] = {}
+PLACEHOLDER = "<!--guide-chart:{}-->"
+
+
+def _can_fork() -> bool:
+    return hasattr(os, "fork") and not os.environ.get("GUIDE_CHARTS_INLINE") and threading.active_count() == 1
+
+
+def _start(key: str, draw: Callable, width: float, height: float) -> None:
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: render, write, leave without running the parent's clean-up
+        status = 1
+        try:
+            os.close(read_fd)
+            data = _render(key, draw, width, height).encode("utf-8")
+            with os.fdopen(write_fd, "wb") as out:
+                out.write(data)
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write_fd)
+    _PENDING[key] = (pid, read_fd)
+
+
+def _collect(key: str) -> str:
+    if key not in _DONE:
+        pid, read_fd = _PENDING.pop(key)
+        with os.fdopen(read_fd, "rb") as src:
+            data = src.read()
+        _, status = os.waitpid(pid, 0)
+        if status != 0:
+            raise RuntimeError(f"chart {key!r} failed to render (child exit status {status})")
+        _DONE[key] = data.decode("utf-8")
+    return _DONE[key]
+
+
+def resolve(page_html: str) -> str:
+    """Swap every chart placeholder in a built page for its SVG."""
+    for key in re.findall(r"<!--guide-chart:(.*?)-->", page_html):
+        page_html = page_html.replace(PLACEHOLDER.format(key), _collect(key))
+    return page_html
+
+
+def svg(key: str, draw: Callable, width: float = 7.0, height: float = 3.6, alt: str = "") -> str:
+    """`draw(fig, ax)` rendered once per build as an inline <figure> holding the SVG."""
+    if key in _CACHE:
+        return _CACHE[key]
+    if re.search(r"[^A-Za-z0-9_.:-]", key):
+        raise ValueError(f"chart key {key!r}: letters, digits and _.:- only")
+    if _can_fork():
+        _plt()  # import matplotlib once, here, so each child starts with it loaded
+        _start(key, draw, width, height)
+    else:
+        _DONE[key] = _render(key, draw, width, height)
+    # The page always carries the placeholder (so the search index never holds chart text).
+    out = (f'<figure class="chart" role="img" aria-label="{html.escape(alt, quote=True)}">\n'
+           f'{PLACEHOLDER.format(key)}\n</figure>\n')
     _CACHE[key] = out
     return out
 
