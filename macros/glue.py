@@ -48,4 +48,6 @@ def on_post_page_macros(env):
     if dump:
         path = Path(dump) / env.page.file.src_uri
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(env.markdown, encoding="utf-8")
+        charts = sys.modules.get("macros.render.charts")
+        text = charts.resolve(env.markdown) if charts else env.markdown  # the plain copy carries the SVG
+        path.write_text(text, encoding="utf-8")
