@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from .schema import RECORD_TYPES, Record
+from .schema import RECORD_TYPES
 
 
 @dataclasses.dataclass(frozen=True)
@@ -222,46 +222,48 @@ def _display(root: Path, path: Path) -> str:
         return str(path)
 
 
-def _check_references(records: dict, where: dict, problems: list[Problem], broken: set[str]) -> None:
-    def check(kind: str, rec: Record, field: str, target_kind: str, value: str | None):
-        if value is None or value in records[target_kind] or target_kind in broken:
-            return
-        file, line = where[(kind, rec.id)]
-        choices = ", ".join(sorted(records[target_kind])[:12])
-        more = " ..." if len(records[target_kind]) > 12 else ""
-        problems.append(Problem(file, line, f"{rec.id}: {field}",
-                                f"unknown {target_kind} id {value!r}; known: {choices}{more}"))
+# Every field that names another record: (kind, dotted field, the kind it names).
+REFERENCES = [
+    ("quants", "body_type", "storage_types"), ("quants", "embedding_type", "storage_types"),
+    ("quants", "output_type", "storage_types"), ("quants", "reference_file_bpw.model", "models"),
+    ("quants", "runtimes", "runtimes"),
+    ("artifacts", "model", "models"), ("artifacts", "quant", "quants"), ("artifacts", "reference_for", "quants"),
+    ("rigs", "parts.hardware", "hardware"), ("rigs", "cpu_platform", "hardware"),
+    ("measurements", "model", "models"), ("measurements", "quant", "quants"),
+    ("measurements", "hardware", "hardware"), ("measurements", "runtime", "runtimes"),
+    ("api_prices", "model", "models"),
+    ("claims", "query.model", "models"), ("claims", "query.quant", "quants"),
+    ("claims", "query.hardware", "hardware"), ("claims", "query.rig", "rigs"),
+]
 
-    for q in records["quants"].values():
-        check("quants", q, "body_type", "storage_types", q.body_type)
-        check("quants", q, "embedding_type", "storage_types", q.embedding_type)
-        check("quants", q, "output_type", "storage_types", q.output_type)
-        if q.reference_file_bpw:
-            check("quants", q, "reference_file_bpw.model", "models", q.reference_file_bpw.model)
-        for r in q.runtimes:
-            check("quants", q, "runtimes", "runtimes", r)
-    for a in records["artifacts"].values():
-        check("artifacts", a, "model", "models", a.model)
-        check("artifacts", a, "quant", "quants", a.quant)
-        check("artifacts", a, "reference_for", "quants", a.reference_for)
+
+def _field_values(record: Any, dotted: str) -> list[str]:
+    """The ids a dotted field holds on a record (lists are walked; None gives nothing)."""
+    values = [record]
+    for name in dotted.split("."):
+        nxt = []
+        for v in values:
+            got = getattr(v, name, None)
+            nxt.extend(got if isinstance(got, list) else [got])
+        values = [v for v in nxt if v is not None]
+    return values
+
+
+def _check_references(records: dict, where: dict, problems: list[Problem], broken: set[str]) -> None:
+    for kind, field, target in REFERENCES:
+        if target in broken:
+            continue  # an unreadable file: its ids are unknown, not wrong
+        for rec in records[kind].values():
+            for value in _field_values(rec, field):
+                if value in records[target]:
+                    continue
+                file, line = where[(kind, rec.id)]
+                choices = ", ".join(sorted(records[target])[:12]) + (" ..." if len(records[target]) > 12 else "")
+                problems.append(Problem(file, line, f"{rec.id}: {field}",
+                                        f"unknown {target} id {value!r}; known: {choices}"))
     for rig in records["rigs"].values():
-        for part in rig.parts:
-            check("rigs", rig, "parts.hardware", "hardware", part.hardware)
-        check("rigs", rig, "cpu_platform", "hardware", rig.cpu_platform)
-        if rig.cpu_platform in records["hardware"] and records["hardware"][rig.cpu_platform].kind != "cpu":
+        platform = records["hardware"].get(rig.cpu_platform)
+        if platform is not None and platform.kind != "cpu":
             file, line = where[("rigs", rig.id)]
             problems.append(Problem(file, line, f"{rig.id}: cpu_platform",
                                     f"{rig.cpu_platform!r} is not a cpu platform record (kind cpu)"))
-    for m in records["measurements"].values():
-        check("measurements", m, "model", "models", m.model)
-        check("measurements", m, "quant", "quants", m.quant)
-        check("measurements", m, "hardware", "hardware", m.hardware)
-        check("measurements", m, "runtime", "runtimes", m.runtime)
-    for p in records["api_prices"].values():
-        check("api_prices", p, "model", "models", p.model)
-    for c in records["claims"].values():
-        if c.query:
-            check("claims", c, "query.model", "models", c.query.model)
-            check("claims", c, "query.quant", "quants", c.query.quant)
-            check("claims", c, "query.hardware", "hardware", c.query.hardware)
-            check("claims", c, "query.rig", "rigs", c.query.rig)
