@@ -225,3 +225,13 @@ def test_a_build_is_not_priced_at_its_gpus_alone(engine, catalog):
     assert engine.machine(rig.id).price_usd is None
     # A priced build keeps its own figure: the seed guide's $14,000 for two RTX 5090s with 512 GB.
     assert engine.machine("2x-rtx-5090-512gb-ddr5").price_usd == 14000
+
+
+def test_compute_buffer_as_llama_cpp_prints_it(catalog, engine):
+    """llama.cpp logs 'compute buffer size = 560.00 MiB' for Llama-2-7B and Llama-3.1-8B at 8,192
+    tokens (flash attention off in those builds): the engine's buffer model lands within 2%."""
+    rows = [m for m in catalog.measurements.values() if m.kind == "memory" and m.memory_part == "compute_buffer"]
+    assert len(rows) >= 2
+    for m in rows:
+        assert m.value == 560 * MiB
+        assert engine.predict_measurement(m) == pytest.approx(m.value, rel=0.02), m.id
