@@ -113,6 +113,7 @@ def accuracy_rows(site: Site) -> str:
 
 def formulas(site: Site) -> str:
     s = site.engine.settings
+    sm = site.engine.speed_model
     return "\n".join([
         "### Parameters",
         "Counted from the architecture, part by part (embeddings, attention, Gated DeltaNet, dense FFN, routed "
@@ -149,12 +150,19 @@ def formulas(site: Site) -> str:
         "boundary (layer split) or two all-reduces per layer (tensor parallel). Bytes read per token: the "
         "attention and dense weights in full, the top-k routed experts and the shared expert, one embedding row, "
         "the whole output head, the KV cache up to its fill, and the recurrent state read and written. The "
-        "efficiency and per-layer cost are fitted per backend to the catalog's measurements:\n",
+        "efficiency and per-layer cost are fitted per backend to the catalog's measurements. Layers do not all "
+        "cost the same: an MoE layer (router, top-k, gather) counts as "
+        f"{1 + sm.moe_layer_weight:g} plain layers and a Gated DeltaNet layer (convolution, gates, recurrent "
+        f"update) as {1 + sm.linear_layer_weight:g}; these two weights are shared by every backend and chosen "
+        "by a grid search on the total error. A backend with fewer than three measurements keeps the pooled "
+        "per-layer cost and fits only its bandwidth efficiency:\n",
         factors_table(site),
         "### Prefill speed",
         "Seconds per prompt token = (2 x active parameters + 4 x full-attention layers x heads x head width x "
-        "average context) / (rated dense FP16 FLOP/s x compute efficiency), plus, with offload, the RAM-resident "
-        "weights crossing PCIe once per micro-batch.\n",
+        "average context + routed-expert FLOPs x " f"{sm.expert_flops_weight:g}" ") / (rated dense FP16 FLOP/s x "
+        "compute efficiency), plus, with offload, the RAM-resident weights crossing PCIe once per micro-batch. "
+        "The extra weight on routed-expert FLOPs (small, gathered matrix products) is fitted like the layer "
+        "weights.\n",
         "### Money and power",
         "Power at load = the sum of the accelerators' TDPs plus the CPU platform's. PSU rating = power / "
         f"{money.PSU_LOAD_FRACTION:g}. Electricity per month = power x hours / 1000 x price per kWh. Cost per "
