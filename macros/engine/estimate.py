@@ -20,8 +20,8 @@ from .memory import (QuantBits, check_context, compute_buffer_bytes, kv_bytes_pe
 from .params import ParamCounts, count_params, is_moe, n_linear_attention_layers
 from .parts import EngineInputError, Parts
 from .placement import ModelMemory, Placement, Settings, place, unified_fraction
-from .speed import (SpeedModel, SpeedResult, decode_bytes_per_token, decode_speed, prefill_expert_flops_per_token,
-                    prefill_flops_per_token, prefill_speed)
+from .speed import (BackendFactors, SpeedModel, SpeedResult, decode_bytes_per_token, decode_speed,
+                    prefill_expert_flops_per_token, prefill_flops_per_token, prefill_speed)
 
 KV_TYPES = ("f16", "q8_0", "q4_0")
 
@@ -210,8 +210,7 @@ class Engine:
             sm = self.speed_model if speed_model is None else speed_model
             fill = context if context_fill is None else context_fill
             read = decode_bytes_per_token(a, counts, bits, fill, kv_type, batch)
-            decode = decode_speed(machine, placement, read, a, bits, sm, backend, mode, batch)
-            decode = dataclasses.replace(decode, bytes_read=read)
+            decode = decode_speed(machine, placement, read, a, sm, backend, mode, batch)
             prompt = prompt_tokens or s.ubatch_tokens
             flops = prefill_flops_per_token(a, counts, (fill if context_fill is not None else 0) + prompt / 2)
             prefill = prefill_speed(machine, placement, flops, placement.ram_bytes, sm, s.ubatch_tokens, backend, mode,
@@ -229,8 +228,7 @@ class Engine:
     # ----------------------------------------------------------------- calibration
 
     def measurement_machine(self, m: Measurement) -> Machine:
-        hw = self.catalog.hardware[m.hardware]
-        return machine_from_hardware(hw, m.count) if hw.kind != "cpu" else machine_from_hardware(hw)
+        return machine_from_hardware(self.catalog.hardware[m.hardware], m.count)
 
     def predict_measurement(self, m: Measurement, speed_model: SpeedModel | None = None) -> float | None:
         """The engine's value for a measurement (bytes or tok/s), or None if it cannot say."""
@@ -268,8 +266,9 @@ class Engine:
     def speed_measurements(self) -> list[Measurement]:
         return [m for m in self.catalog.measurements.values() if m.kind in ("decode", "prefill") and m.quant]
 
+    @functools.cache
     def calibration_points(self) -> tuple[list[calibrate.DecodePoint], list[calibrate.PrefillPoint]]:
-        """Single-device, fully-resident measurements as fitting points."""
+        """Single-device, fully-resident measurements as fitting points (computed once per engine)."""
         decode, prefill = [], []
         for m in self.speed_measurements():
             if m.count != 1 or not m.gpu_layers_all:
@@ -320,13 +319,8 @@ class Engine:
         return rows
 
 
-def _unit_model() -> SpeedModel:
-    from .speed import BackendFactors
-    unit = BackendFactors(1.0, 0.0, 1.0)
-    return SpeedModel(backends={}, pooled=unit, gpu_hop_s=0.0, allreduce_s={"pcie": 0.0})
-
-
-_UNIT_MODEL = _unit_model()
+# Efficiency 1 and no fixed costs: used only to read bytes and FLOPs off an estimate while fitting.
+_UNIT_MODEL = SpeedModel(backends={}, pooled=BackendFactors(1.0, 0.0, 1.0), gpu_hop_s=0.0, allreduce_s={"pcie": 0.0})
 
 
 def _unknown(kind: str, value: str, known) -> str:

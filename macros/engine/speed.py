@@ -108,7 +108,7 @@ class SpeedResult:
     bytes_read: Parts | None = None
 
 
-def _split_resident(bytes_read: Parts, placement: Placement, a: Architecture, bits: QuantBits) -> tuple[float, float, int, int]:
+def _split_resident(bytes_read: Parts, placement: Placement, a: Architecture) -> tuple[float, float, int, int]:
     """Per-token bytes read from accelerator memory and from system RAM, and layers on each."""
     total = bytes_read.total
     L = a.num_hidden_layers
@@ -126,13 +126,13 @@ def _split_resident(bytes_read: Parts, placement: Placement, a: Architecture, bi
     return total, 0.0, L, 0
 
 
-def decode_speed(machine: Machine, placement: Placement, bytes_read: Parts, a: Architecture, bits: QuantBits,
+def decode_speed(machine: Machine, placement: Placement, bytes_read: Parts, a: Architecture,
                  model: SpeedModel, backend: str | None = None, mode: str = "layer_split",
                  batch: int = 1) -> SpeedResult:
     """Aggregate decode tokens/s (batch sequences x steps/s) for a placement on a machine."""
     if not placement.runs:
-        return SpeedResult(None, float("inf"), Parts("s", {}))
-    gpu_bytes, ram_bytes, gpu_layers, ram_layers = _split_resident(bytes_read, placement, a, bits)
+        return SpeedResult(None, float("inf"), Parts("s", {}), bytes_read)
+    gpu_bytes, ram_bytes, gpu_layers, ram_layers = _split_resident(bytes_read, placement, a)
     terms: dict[str, float] = {}
     if machine.accelerators and gpu_bytes:
         f = model.factors(backend or machine.accelerators[0].backend)
@@ -155,7 +155,7 @@ def decode_speed(machine: Machine, placement: Placement, bytes_read: Parts, a: A
         terms["ram_read"] = ram_bytes / (host.bandwidth_bytes_s * cpu.bandwidth_efficiency)
         terms["cpu_layer_overhead"] = model.layer_units(a, ram_layers) * cpu.layer_overhead_s
     seconds = sum(terms.values())
-    return SpeedResult(batch / seconds if seconds > 0 else None, seconds, Parts("s", terms))
+    return SpeedResult(batch / seconds if seconds > 0 else None, seconds, Parts("s", terms), bytes_read)
 
 
 def prefill_speed(machine: Machine, placement: Placement, flops_per_token: float, weights_in_ram_bytes: float,
