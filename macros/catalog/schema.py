@@ -338,6 +338,12 @@ class Measurement(Sourced):
     sequences: PositiveInt = 1  # parallel sequences (llama-server slots) the buffers were sized for
     split: Literal["layer", "tensor", "expert_offload"] | None = None
     gpu_layers_all: bool = True  # fully offloaded to the accelerator(s)
+    devices: list[Identifier] | None = None  # mixed GPUs in split order (then `hardware` is the first)
+    gpu_layers: NonNegInt | None = None  # -ngl N when not every layer is on the GPU(s)
+    n_cpu_moe: NonNegInt | None = None  # --n-cpu-moe N: routed experts of the first N layers in system RAM
+    host: Identifier | None = None  # the CPU platform (hardware id, kind cpu) holding offloaded weights
+    ubatch: PositiveInt | None = None  # -ub when not llama.cpp's default 512
+    group: str | None = None  # one benchmark table or thread (held out together); default: the first source address
     notes: str | None = None
 
     @model_validator(mode="after")
@@ -351,6 +357,13 @@ class Measurement(Sourced):
             raise ValueError(f"a {self.kind} measurement needs the hardware it ran on")
         if self.kind == "memory" and not self.memory_part:
             raise ValueError("a memory measurement needs memory_part")
+        if self.devices is not None:
+            if len(self.devices) < 2 or self.devices[0] != self.hardware or self.count != len(self.devices):
+                raise ValueError("devices lists two or more GPUs in split order: the first is `hardware` and "
+                                 "`count` is how many")
+        if (self.gpu_layers is not None or self.n_cpu_moe is not None) and not self.host:
+            raise ValueError("a measurement with weights in system RAM (gpu_layers or n_cpu_moe) needs `host`, "
+                             "the CPU platform")
         return self
 
 
