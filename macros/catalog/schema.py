@@ -343,6 +343,7 @@ class Measurement(Sourced):
     n_cpu_moe: NonNegInt | None = None  # --n-cpu-moe N: routed experts of the first N layers in system RAM
     host: Identifier | None = None  # the CPU platform (hardware id, kind cpu) holding offloaded weights
     ubatch: PositiveInt | None = None  # -ub when not llama.cpp's default 512
+    file_bytes: PositiveFloat | None = None  # the model file's size as the run printed it (llama-bench "size" x 2^30)
     group: str | None = None  # one benchmark table or thread (held out together); default: the first source address
     notes: str | None = None
 
