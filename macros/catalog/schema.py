@@ -342,6 +342,8 @@ class Measurement(Sourced):
     gpu_layers: NonNegInt | None = None  # -ngl N when not every layer is on the GPU(s)
     n_cpu_moe: NonNegInt | None = None  # --n-cpu-moe N: routed experts of the first N layers in system RAM
     host: Identifier | None = None  # the CPU platform (hardware id, kind cpu) holding offloaded weights
+    # ... or, for a host no catalog platform describes, its RAM streaming rate as measured on it (used as is)
+    host_measured_bandwidth_gb_s: PositiveFloat | None = None
     ubatch: PositiveInt | None = None  # -ub when not llama.cpp's default 512
     file_bytes: PositiveFloat | None = None  # the model file's size as the run printed it (llama-bench "size" x 2^30)
     group: str | None = None  # one benchmark table or thread (held out together); default: the first source address
@@ -362,9 +364,10 @@ class Measurement(Sourced):
             if len(self.devices) < 2 or self.devices[0] != self.hardware or self.count != len(self.devices):
                 raise ValueError("devices lists two or more GPUs in split order: the first is `hardware` and "
                                  "`count` is how many")
-        if (self.gpu_layers is not None or self.n_cpu_moe is not None) and not self.host:
+        if (self.gpu_layers is not None or self.n_cpu_moe is not None) and not (
+                self.host or self.host_measured_bandwidth_gb_s):
             raise ValueError("a measurement with weights in system RAM (gpu_layers or n_cpu_moe) needs `host`, "
-                             "the CPU platform")
+                             "the CPU platform (or host_measured_bandwidth_gb_s)")
         return self
 
 
@@ -405,6 +408,27 @@ class ClaimQuery(Record):
     kv_type: Literal["f16", "q8_0", "q4_0"] = "f16"
 
 
+class NoSuch(Record):
+    """A claim about a model or device that does not exist: judged wrong, with what does exist."""
+
+    kind: Literal["model", "device"]
+    name: str  # as the claim names it, e.g. "Qwen 3.5 14B", "M4 Ultra"
+    exists: str  # what does exist, e.g. the family's sizes or the vendor's line-up
+    source: str | None = None  # a public address listing what exists
+
+
+class ClaimGuide(Record):
+    """One seed guide of the fact-check: how many numeric claims it makes, and how they were counted."""
+
+    id: Identifier  # short guide name, also the name of its claims file (catalog/claims/<id>.yaml)
+    seed: str  # the seed file's id, e.g. 000_a1f93fd2384726d7
+    title: str
+    publisher: str
+    numeric_claims: NonNegInt  # numeric statements in the guide (table cells included)
+    counted_how: str  # the rule used to count them
+    skipped: list[str] = []  # numeric statements deliberately not registered, each with why
+
+
 class Claim(Record):
     id: Identifier
     quote: str  # the claim's words
@@ -421,13 +445,15 @@ class Claim(Record):
     tolerance_pct: NonNegFloat = 5.0  # within this: holds
     close_pct: NonNegFloat = 15.0  # within this: close
     not_checkable_why: str | None = None
+    no_such: NoSuch | None = None  # names a model or device that does not exist: wrong
+    guide: Identifier | None = None  # the ClaimGuide it belongs to
     notes: str | None = None
 
     @model_validator(mode="after")
     def _checks(self) -> "Claim":
         if self.query is None:
-            if not self.not_checkable_why:
-                raise ValueError("a claim without query needs not_checkable_why")
+            if not self.not_checkable_why and self.no_such is None:
+                raise ValueError("a claim without query needs not_checkable_why or no_such")
             return self
         given = [self.claimed_value is not None, self.claimed_low is not None or self.claimed_high is not None,
                  self.claimed_bool is not None, self.claimed_text is not None]
@@ -450,4 +476,5 @@ RECORD_TYPES: dict[str, type[Record]] = {
     "api_prices": ApiPrice,
     "constants": Constant,
     "claims": Claim,
+    "claim_guides": ClaimGuide,
 }
