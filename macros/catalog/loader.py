@@ -51,6 +51,8 @@ class Catalog:
     api_prices: dict[str, Any]
     constants: dict[str, Any]
     claims: dict[str, Any]
+    quality: dict[str, Any]  # published quality measurements (catalog/quality.yaml)
+    downloads: dict[str, Any]  # GGUF repositories a reader downloads from
     root: Path
     lines: dict[tuple[str, str], tuple[str, int]]  # (kind, id) -> (file, line)
 
@@ -234,6 +236,8 @@ REFERENCES = [
     ("api_prices", "model", "models"),
     ("claims", "query.model", "models"), ("claims", "query.quant", "quants"),
     ("claims", "query.hardware", "hardware"), ("claims", "query.rig", "rigs"),
+    ("quality", "model", "models"), ("quality", "quant", "quants"),
+    ("downloads", "model", "models"), ("downloads", "quants", "quants"),
 ]
 
 

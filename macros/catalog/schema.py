@@ -464,6 +464,39 @@ class Claim(Record):
         return self
 
 
+# --------------------------------------------------------------------------- quality and downloads
+
+
+class QualityMeasurement(Sourced):
+    """A published measurement of how far a quantized file departs from the BF16 (or FP16) original."""
+
+    id: Identifier
+    model: Identifier  # the catalog model measured
+    quant: Identifier  # the catalog quant the file is (its mix as published)
+    publisher: str  # whose file was measured (recipes differ between uploaders), e.g. unsloth, bartowski
+    # kld_mean: mean KL divergence to the baseline, nats; ppl_ratio: PPL(quant) / PPL(base);
+    # top_token_pct: share of tokens whose most likely next token is the baseline's, percent;
+    # benchmark_error_increase_pct / benchmark_recovery_pct: task scores against the baseline, percent.
+    metric: Literal["kld_mean", "ppl_ratio", "top_token_pct", "benchmark_error_increase_pct",
+                    "benchmark_recovery_pct"]
+    value: float
+    baseline: str = "BF16"  # what the quant is compared with
+    dataset: str  # the text or benchmark it was measured on
+    fit: bool = True  # used to fit the estimate for unmeasured quants (False: a custom recipe)
+    notes: str | None = None
+
+
+class Download(Sourced):
+    """A published repository of GGUF files for one model, as a reader downloads it."""
+
+    id: Identifier
+    model: Identifier
+    publisher: str
+    repo: str  # Hugging Face owner/name
+    quants: list[Identifier] = Field(min_length=1)  # catalog quants whose files the listing shows
+    notes: str | None = None
+
+
 RECORD_TYPES: dict[str, type[Record]] = {
     "models": Model,
     "storage_types": StorageType,
@@ -477,4 +510,6 @@ RECORD_TYPES: dict[str, type[Record]] = {
     "constants": Constant,
     "claims": Claim,
     "claim_guides": ClaimGuide,
+    "quality": QualityMeasurement,
+    "downloads": Download,
 }
