@@ -11,8 +11,8 @@ from typing import Any, Callable
 from ..claims import UNITS, Verdict, check_all, checked_sentence, claimed_text
 from .fmt import esc
 
-VERDICT_ORDER = ("holds", "close", "wrong", "not checkable")
-VERDICT_LABEL = {"holds": "✅ holds", "close": "🟡 close", "wrong": "❌ wrong", "not checkable": "⚪ not checkable"}
+VERDICT_ORDER = ("holds", "close", "can't tell", "wrong", "not checkable")
+VERDICT_LABEL = {"holds": "✅ holds", "close": "🟡 close", "can't tell": "🔘 can't tell", "wrong": "❌ wrong", "not checkable": "⚪ not checkable"}
 
 
 def _ours(v: Verdict) -> str:
