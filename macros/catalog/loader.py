@@ -51,6 +51,7 @@ class Catalog:
     api_prices: dict[str, Any]
     constants: dict[str, Any]
     claims: dict[str, Any]
+    claim_guides: dict[str, Any]
     quality: dict[str, Any]  # published quality measurements (catalog/quality.yaml)
     downloads: dict[str, Any]  # GGUF repositories a reader downloads from
     root: Path
@@ -236,6 +237,7 @@ REFERENCES = [
     ("api_prices", "model", "models"),
     ("claims", "query.model", "models"), ("claims", "query.quant", "quants"),
     ("claims", "query.hardware", "hardware"), ("claims", "query.rig", "rigs"),
+    ("claims", "guide", "claim_guides"),
     ("quality", "model", "models"), ("quality", "quant", "quants"),
     ("downloads", "model", "models"), ("downloads", "quants", "quants"),
 ]
