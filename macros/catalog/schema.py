@@ -35,6 +35,7 @@ class Source(Record):
     read: dt.date  # the date the value was read
     quote: str | None = None  # the words or figures as the source gives them
     note: str | None = None
+    weak: str | None = None  # why this source falls short (no public primary found); `make sources` lists it
 
     @model_validator(mode="after")
     def _has_location(self) -> "Source":
@@ -246,7 +247,9 @@ class Hardware(Sourced):
     gpu_cores: PositiveInt | None = None
     price_usd: PositiveFloat | None = None
     price_date: dt.date | None = None
-    price_kind: Literal["msrp", "street", "estimate"] | None = None
+    # list: the vendor's own price for this configuration; street: a named retailer's price on price_date;
+    # used: a second-hand price; msrp (= list) and estimate are older spellings kept valid.
+    price_kind: Literal["list", "street", "used", "msrp", "estimate"] | None = None
     launch_date: dt.date | None = None
     notes: str | None = None
 
@@ -281,13 +284,18 @@ class Rig(Sourced):
     system_ram_gb: NonNegFloat = 0  # RAM beside the GPUs as sold (read as GiB); 0 for unified machines
     cpu_platform: Identifier | None = None  # a `cpu` hardware record: RAM bandwidth and power
     gpu_link: Literal["pcie", "nvlink", "xgmi", "none"] = "pcie"
-    price_usd: PositiveFloat | None = None  # the whole build as the source prices it
+    price_usd: PositiveFloat | None = None  # the build as the source prices it (see price_scope)
     price_date: dt.date | None = None
+    price_kind: Literal["list", "street", "used", "estimate"] | None = None
+    # whole: everything needed to run it; gpus_only: the accelerators alone (kept out of price rankings)
+    price_scope: Literal["whole", "gpus_only"] | None = None
     notes: str | None = None
 
     @model_validator(mode="after")
     def _checks(self) -> "Rig":
         _priced_together(self)
+        if self.price_usd is not None and self.price_scope is None:
+            raise ValueError("a priced rig needs price_scope (whole or gpus_only)")
         if self.system_ram_gb and not self.cpu_platform:
             raise ValueError("system_ram_gb needs cpu_platform (where its bandwidth comes from)")
         return self
