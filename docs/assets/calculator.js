@@ -435,6 +435,13 @@
     var v = bytes / 1e9;
     return fmtFixed(v, Math.abs(v) >= 10 ? 1 : 2) + " GB";
   }
+  /** An installed capacity as sold: a "64 GB" of RAM the reader typed shows back as 64 GB (fmt.capacity). */
+  function cap(bytes) {
+    if (bytes === null || bytes === undefined || !isFinite(bytes)) return "n/a";
+    var v = bytes / S.ram_unit;
+    if (Math.abs(v - Math.round(v)) < 0.005) return fmtInt(v) + " GB";
+    return String(+v.toFixed(2)) + " GB";
+  }
   function tokS(x) {
     if (x === null || x === undefined || !isFinite(x)) return "n/a";
     if (x < 1) return x.toFixed(2) + " tok/s";
@@ -547,7 +554,7 @@
     if (capacity > 0) {
       var mark = el("span", null, "calc-cap");
       mark.style.left = Math.min(100, 100 * capacity / scale).toFixed(3) + "%";
-      var label = (M.acc.length ? "accelerator memory " : "system RAM ") + gb(capacity);
+      var label = (M.acc.length ? "accelerator memory " : "system RAM ") + cap(capacity);
       mark.title = label;
       bar.appendChild(mark);
       var item2 = el("span", null, "calc-legend-item");
@@ -556,7 +563,7 @@
       legend.appendChild(item2);
     }
     bar.setAttribute("aria-label", "Memory: " + segs.map(function (s) { return s[1] + " " + gb(s[2]); }).join(", ") +
-      "; total " + gb(e.total) + (capacity ? "; installed " + gb(capacity) : ""));
+      "; total " + gb(e.total) + (capacity ? "; installed " + cap(capacity) : ""));
   }
 
   function verdict(e, st) {
@@ -695,9 +702,9 @@
     p.device.forEach(function (b, i) {
       var d = M.acc[i];
       row(pr, (d.name || "device " + (i + 1)) + (M.acc.length > 1 ? " #" + (i + 1) : ""),
-          gb(b) + " of " + gb(d.mem), "device", b);
+          gb(b) + " of " + cap(d.mem), "device", b);
     });
-    if (M.host) row(pr, "System RAM", gb(p.ram) + " of " + gb(M.ram), "ram", p.ram);
+    if (M.host) row(pr, "System RAM", gb(p.ram) + " of " + cap(M.ram), "ram", p.ram);
     if (p.runs) row(pr, "Weights offloaded to RAM", pct(p.offloaded), "offloaded", p.offloaded);
     if (M.acc.length) {
       row(pr, "GPU layers (-ngl)", p.gpu_layers === null ? "n/a" : p.gpu_layers + " of " + e.model.layers, "ngl", p.gpu_layers);

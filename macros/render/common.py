@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Any, Iterable, Sequence
 
 from ..engine import Machine
@@ -110,16 +111,64 @@ class Site:
         return f"[{esc(self.entry(machine_id).name)}]({base}hardware/{machine_id}.md)"
 
     def source_link(self, kind: str, record_id: str) -> str:
-        """The first source of a record as a link (escaped), with where it lives in the catalog."""
+        """The record's public sources as links with title and date read ("-" when it has none).
+
+        A source without a public https address (a document, a local file) is left out: a reader
+        can open neither, and a page never names a path.
+        """
         rec = getattr(self.catalog, kind)[record_id]
-        src = rec.source[0] if getattr(rec, "source", None) else None
-        where = esc(self.catalog.where(kind, record_id))
-        if src is None:
-            return f"`{where}`"
-        label = esc(src.url or src.doc)
-        if src.url and src.url.startswith(("http://", "https://")):
-            return f'<a href="{esc(src.url)}">{label}</a> (`{where}`)'
-        return f"{label} (`{where}`)"
+        links = [s for s in (source_html(src) for src in getattr(rec, "source", None) or ()) if s]
+        return "; ".join(dict.fromkeys(links)) or "-"
+
+
+_GITHUB_KINDS = {"issues": "issue", "pull": "pull request", "discussions": "discussion"}
+
+
+def _url_title(url: str) -> str:
+    """A title for an address whose source gives none: the GitHub thread or Hugging Face repository
+    it names, else the site and the last part of its path in words."""
+    from urllib.parse import unquote, urlparse
+    u = urlparse(url)
+    host = u.netloc.lower().removeprefix("www.")
+    parts = [unquote(p) for p in u.path.split("/") if p]
+    if host == "github.com" and len(parts) >= 2:
+        repo = f"{parts[0]}/{parts[1]}"
+        if len(parts) >= 4 and parts[2] in _GITHUB_KINDS:
+            return f"{repo} {_GITHUB_KINDS[parts[2]]} #{parts[3]}"
+        if len(parts) >= 5 and parts[2] in ("blob", "tree"):
+            return f"{repo}: {parts[-1]}"
+        return f"{repo} on GitHub"
+    if host == "raw.githubusercontent.com" and len(parts) >= 3:
+        return f"{parts[0]}/{parts[1]}: {parts[-1]}"
+    if host == "huggingface.co" and len(parts) >= 2:
+        repo = f"{parts[0]}/{parts[1]}" if parts[0] not in ("datasets", "spaces") or len(parts) < 3 else \
+            f"{parts[1]}/{parts[2]}"
+        rest = parts[2:] if parts[0] not in ("datasets", "spaces") else parts[3:]
+        if rest and rest[0] in ("blob", "resolve", "raw") and len(rest) >= 3:
+            return f"{rest[-1]} of {repo} (Hugging Face)"
+        if rest and rest[0] == "tree":
+            return f"{repo} files (Hugging Face)"
+        if rest and rest[0] == "discussions":
+            return f"{repo} discussion{' #' + rest[1] if len(rest) > 1 else 's'} (Hugging Face)"
+        return f"{repo} (Hugging Face)"
+    if not parts:
+        return host
+    words = parts[-1].rsplit(".", 1)[0] if re.search(r"\.(html?|php|aspx?)$", parts[-1]) else parts[-1]
+    words = re.sub(r"[-_]+", " ", words).strip()
+    if words.isdigit() and len(parts) > 1:
+        words = re.sub(r"[-_]+", " ", parts[-2]).strip() or words
+    if len(words) > 60:
+        words = words[:57].rsplit(" ", 1)[0] + "..."
+    return f"{host}: {words}"
+
+
+def source_html(src) -> str:
+    """One source as `<a href>title</a>, read DATE`; "" for a source with no public https address."""
+    url = getattr(src, "url", None)
+    if not url or not url.startswith("https://"):  # links only from a source, only https
+        return ""
+    title = getattr(src, "title", None) or _url_title(url)
+    return f'<a href="{esc(url)}">{esc(title)}</a>, read {esc(src.read.isoformat())}'
 
 
 class _Memo:

@@ -1,20 +1,37 @@
 """Formatting helpers shared by every page and by the tests (so both print a figure the same way).
 
-GB is 10^9 bytes, GiB is 2^30 bytes; every memory figure says which.
+Two kinds of memory figure, each in one unit (the methodology page's units note explains both):
+- an installed capacity prints as the vendor sells it, `capacity()`: a "24 GB" card holds 24 x 2^30
+  bytes and shows as "24 GB";
+- a size the engine computes in bytes (weights, KV cache, memory needed, headroom) prints in GB of
+  10^9 bytes, `gb()`, as Hugging Face file listings give file sizes.
+Bandwidths stay decimal (GB/s = 10^9 bytes/s). Reader pages never print GiB.
 """
 
 from __future__ import annotations
 
 import html
 import math
+import re
 
 GB = 1e9
 GIB = 2**30
 
 
+# Markdown's markup characters as numeric character references: they display as themselves but
+# start no link, image, emphasis, code span, attribute list or footnote. `_` inside a word is not
+# markup (and stays readable in ids such as Q4_K_M inside code spans), so only a `_` at a word edge is
+# replaced. `<` and `&` are already references after html.escape (which also defeats `--8<--`).
+_MD_CHARS = {"\\": "&#92;", "`": "&#96;", "*": "&#42;", "[": "&#91;", "]": "&#93;", "{": "&#123;",
+             "}": "&#125;", "|": "&#124;", "!": "&#33;", "$": "&#36;", "~": "&#126;", "^": "&#94;"}
+_MD_RE = re.compile(r"[\\`*\[\]{}|!$~^]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
+
+
 def esc(value: object) -> str:
-    """A catalog string made safe for HTML and for a Markdown table cell."""
-    return html.escape(str(value), quote=True).replace("|", "&#124;").replace("\n", " ")
+    """A catalog string as literal text: safe for HTML, for Markdown (no markup of any kind) and for a
+    Markdown table cell. Every catalog string reaches a page through this function."""
+    text = html.escape(" ".join(str(value).splitlines()), quote=True)
+    return _MD_RE.sub(lambda m: _MD_CHARS.get(m.group(), "&#95;"), text)
 
 
 def _num(x: float, digits: int) -> str:
@@ -29,12 +46,17 @@ def gb(nbytes: float | None) -> str:
     return f"{_num(v, 1 if abs(v) >= 10 else 2)} GB"
 
 
-def gib(nbytes: float | None) -> str:
-    """Bytes as GiB (2^30)."""
-    if nbytes is None:
+def capacity(nbytes: float | None) -> str:
+    """An installed memory capacity as sold: bytes / 2^30 labelled GB ("24 GB" for 24 x 2^30 bytes).
+
+    Whole numbers print without decimals; a fraction keeps up to two ("0.5 GB").
+    """
+    if nbytes is None or (isinstance(nbytes, float) and math.isnan(nbytes)):
         return "n/a"
     v = nbytes / GIB
-    return f"{_num(v, 1 if abs(v) >= 10 else 2)} GiB"
+    if abs(v - round(v)) < 0.005:
+        return f"{round(v):,} GB"
+    return f"{v:,.2f}".rstrip("0").rstrip(".") + " GB"
 
 
 def mb(nbytes: float) -> str:

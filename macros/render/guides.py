@@ -124,10 +124,10 @@ def mac_table(site: Site) -> str:
     out = table(head, rows, ["l"] * len(head))
     s = site.engine.settings
     body = ("macOS lets the GPU wire only part of unified memory by default: " +
-            ", ".join(f"{fmt.pct(share)} below {fmt.gib(below)}" if below != float("inf") else f"{fmt.pct(share)} above"
+            ", ".join(f"{fmt.pct(share)} below {fmt.capacity(below)}" if below != float("inf") else f"{fmt.pct(share)} above"
                       for below, share in s.macos_gpu_fractions) +
             f" (catalog constants). 'Limit raised' means it fits only after `sysctl iogpu.wired_limit_mb`, within the "
-            f"installed memory less {fmt.gib(s.os_reserve_bytes)} for the system.")
+            f"installed memory less {fmt.capacity(s.os_reserve_bytes)} for the system.")
     return out + details(body)
 
 
@@ -225,8 +225,7 @@ def faq_memory(site: Site, model_id: str, quants: list[str], context: int) -> st
     parts = []
     for q in site.quants(quants):
         e = site.estimate(model_id, q, context=context)
-        parts.append(f"`{esc(q)}` {fmt.gb(e.memory['weights'])} of weights, {fmt.gb(e.memory.total)} "
-                     f"({fmt.gib(e.memory.total)}) in all")
+        parts.append(f"`{esc(q)}` {fmt.gb(e.memory['weights'])} of weights, {fmt.gb(e.memory.total)} in all")
     return (f"At {fmt.tokens(context)} tokens of context: " + "; ".join(parts) + ". " +
             details("Total = weights + KV cache + recurrent state + compute buffer, one device. Weights = "
                     "parameters x bits per weight / 8 part by part (see the methodology)."))

@@ -23,7 +23,7 @@ def specs(site: Site, mid: str) -> str:
     if ent.kind == "hardware":
         hw = site.catalog.hardware[mid]
         rows += [["Vendor", esc(hw.vendor)], ["Kind", esc(hw.kind)],
-                 ["Memory", f"{fmt.gb(_mem(m))} ({fmt.gib(_mem(m))})"],
+                 ["Memory", fmt.capacity(_mem(m))],
                  ["Memory type", esc(hw.memory_type or "n/a")],
                  ["Memory bandwidth (rated)", f"{hw.memory_bandwidth_gb_s:,.0f} GB/s"],
                  ["Dense FP16 tensor rate", f"{hw.fp16_tflops:,.1f} TFLOPS" if hw.fp16_tflops else "n/a"],
@@ -36,8 +36,8 @@ def specs(site: Site, mid: str) -> str:
         rig = site.catalog.rigs[mid]
         parts = ", ".join(f"{p.count} x {site.machine_link(p.hardware, BASE)}" for p in rig.parts)
         rows += [["Parts", parts],
-                 ["Accelerator memory", fmt.gb(sum(d.memory_bytes for d in m.accelerators)) if m.accelerators else "none"],
-                 ["System RAM", fmt.gb(m.ram_bytes) if m.host else "none"],
+                 ["Accelerator memory", fmt.capacity(sum(d.memory_bytes for d in m.accelerators)) if m.accelerators else "none"],
+                 ["System RAM", fmt.capacity(m.ram_bytes) if m.host else "none"],
                  ["CPU platform", site.machine_link(rig.cpu_platform, BASE) if rig.cpu_platform else "n/a"],
                  ["GPU link", esc(m.gpu_link)],
                  ["Power at load (TDPs)", fmt.watts(money.power_draw_w(m))],
@@ -147,9 +147,7 @@ def caveats(site: Site, mid: str) -> str:
     if ent.kind == "hardware" and ent.machine.kind == "gpu":
         lines.append("This page is the card alone. Offloading to system RAM is shown on the rig pages and the "
                      "[offloading guide](../guides/multi-gpu.md).")
-    notes = site.catalog.hardware[mid].notes if ent.kind == "hardware" else site.catalog.rigs[mid].notes
-    if notes:
-        lines.append("Catalog note: " + esc(notes))
+    # the catalog's `notes:` are for editors: they stay in the data, off the page
     lines.append("Speeds are estimates at batch 1 with the cache filled to the context given.")
     return admonition("\n".join(f"- {x}" for x in lines), "warning", "Caveats")
 

@@ -21,7 +21,8 @@ def constants_table(site: Site) -> str:
     rows = []
     for cid, c in site.catalog.constants.items():
         value = f"{c.value:g}" if isinstance(c.value, (int, float)) else f"`{esc(c.value)}`"
-        rows.append([f"`{esc(cid)}`", value, esc(c.unit), esc(c.meaning), site.source_link("constants", cid)])
+        unit = "GB as sold (2^30 bytes)" if c.unit == "GiB" else c.unit  # see the units note
+        rows.append([f"`{esc(cid)}`", value, esc(unit), esc(c.meaning), site.source_link("constants", cid)])
     rows.append(["`PSU_LOAD_FRACTION` (code)", f"{money.PSU_LOAD_FRACTION:g}", "fraction of PSU rating",
                  "sustained load a power supply is sized for (macros/engine/money.py)", "sizing rule of thumb"])
     return table(["constant", "value", "unit", "meaning", "source"], rows, ["l", "r", "l", "l", "l"])
@@ -135,11 +136,11 @@ def formulas(site: Site) -> str:
         f"Compute buffer per device = max(logits, attention scores) + FFN and residual activations, f32, for one "
         f"micro-batch of {s.ubatch_tokens} tokens (flash attention {'on' if s.flash_attention else 'off'}: no "
         f"score matrix). Each discrete GPU also loses {fmt.mb(s.gpu_runtime_overhead_bytes)} to the driver and "
-        f"context; the operating system keeps {fmt.gib(s.os_reserve_bytes)} of RAM or unified memory.\n",
+        f"context; the operating system keeps {fmt.capacity(s.os_reserve_bytes)} of RAM or unified memory.\n",
         "### Placement",
         "In order of preference: everything in accelerator memory (one device, or layers split across several in "
         "proportion to their memory); on unified memory, the GPU's default share of it "
-        "(on Macs " + ", ".join(f"{fmt.pct(share)} below {fmt.gib(below)}" if below != float("inf") else
+        "(on Macs " + ", ".join(f"{fmt.pct(share)} below {fmt.capacity(below)}" if below != float("inf") else
                                 f"{fmt.pct(share)} above" for below, share in s.macos_gpu_fractions) +
         f"; {fmt.pct(s.unified_gpu_fraction)} on other unified machines), or the "
         "whole memory less the OS reserve after raising the limit; for MoE models, the routed experts of some "
@@ -171,8 +172,31 @@ def formulas(site: Site) -> str:
     ])
 
 
+def units_note(site: Site) -> str:
+    """The one note on units: capacities as sold, computed sizes in GB of 10^9 bytes, decimal bandwidths."""
+    hw = next((h for h in site.catalog.hardware.values() if h.kind == "gpu" and h.featured),
+              next(iter(site.catalog.hardware.values())))
+    cap = site.engine.machine(hw.id).accelerators[0].memory_bytes if hw.kind != "cpu" else None
+    example = ""
+    if cap:
+        example = (f" The {esc(hw.name)}, sold as {fmt.capacity(cap)}, holds {cap / 2**30:g} GiB "
+                   f"= {fmt.gb(cap)} of 10^9 bytes.")
+    body = (
+        "- **Memory a device or machine has** (GPU memory, unified memory, system RAM) is printed as the vendor "
+        "sells it. Memory chips are built in powers of two, so a capacity sold as \"N GB\" is N GiB "
+        "(N x 2^30 bytes): vendors' GB here means GiB." + example + "\n"
+        "- **Memory the engine computes** (weights, file sizes, KV cache, memory needed, the budget a model may "
+        "use, headroom) is printed in GB of 10^9 bytes, the unit Hugging Face file listings use, so a weight "
+        "size can be checked against the published file. A card sold as N GB therefore offers about 7% more "
+        "than N of these GB.\n"
+        "- **Bandwidths** are decimal, as vendors rate them: GB/s = 10^9 bytes per second.\n"
+        "- **Parameters**: B = 10^9 parameters. Inside, the engine counts plain bytes and converts only to print.\n")
+    return f'<div class="units-note" markdown>\n\n{body}\n</div>\n'
+
+
 def macros(site: Site) -> dict:
     return {
+        "units_note": lambda: units_note(site),
         "method_formulas": lambda: formulas(site),
         "method_constants": lambda: constants_table(site),
         "accuracy_summary": lambda: accuracy_summary(site),

@@ -241,13 +241,11 @@ def commands_section(site: Site, mid: str, pick, rows) -> str:
 
 
 def caveats(site: Site, mid: str) -> str:
-    m = site.catalog.models[mid]
     lines = ["Memory figures count the text model; the vision tower is added only when images are used "
              "(it ships as a separate file in GGUF form).",
              "Multi-token-prediction layers are left out, as llama.cpp's GGUF files leave them out.",
              "Speeds are for one sequence (batch 1) with the KV cache filled to the context given."]
-    if m.notes:
-        lines.append("Catalog note: " + esc(m.notes))
+    # the catalog's `notes:` are for editors: they stay in the data, off the page
     return admonition("\n".join(f"- {x}" for x in lines), "warning", "Caveats")
 
 

@@ -122,6 +122,6 @@ def index_list(site: Site, kind: str) -> str:
     for i, ent in site.entries().items():
         m = ent.machine
         acc = sum(d.memory_bytes for d in m.accelerators)
-        rows.append([f"[{esc(ent.name)}]({i}.md)", ent.kind, esc(m.kind), fmt.gb(acc) if acc else "-",
-                     fmt.gb(m.ram_bytes) if m.host else "-", fmt.usd(m.price_usd) if m.price_usd else "n/a"])
+        rows.append([f"[{esc(ent.name)}]({i}.md)", ent.kind, esc(m.kind), fmt.capacity(acc) if acc else "-",
+                     fmt.capacity(m.ram_bytes) if m.host else "-", fmt.usd(m.price_usd) if m.price_usd else "n/a"])
     return table(["machine", "entry", "kind", "accelerator memory, GB", "system RAM, GB", "price"], rows)
