@@ -31,7 +31,7 @@ from .engine.memory import VISION_BYTES_PER_PARAM, kv_cache_bytes, recurrent_sta
 DEFAULT_CONTEXT = 4096
 UNITS = {
     "params_total_b": "B params", "params_active_b": "B params", "weights_gb": "GB", "weights_gib": "GiB",
-    "file_size_gb": "GB", "memory_total_gb": "GB", "kv_cache_gb": "GB", "recurrent_state_gb": "GB",
+    "file_size_gb": "GB", "bits_per_weight": "bits", "offloaded_pct": "%", "offloaded_gb": "GB", "memory_total_gb": "GB", "kv_cache_gb": "GB", "recurrent_state_gb": "GB",
     "vision_gb": "GB", "decode_tok_s": "tok/s", "prefill_tok_s": "tok/s", "max_context": "tokens",
     "power_w": "W", "hardware_price_usd": "USD", "electricity_usd_per_month": "USD/month",
 }
@@ -210,6 +210,20 @@ def evaluate(engine: Engine, q: ClaimQuery) -> Result:
                           f"{a.size_as_published} in its file listing",
                           [f"{engine.catalog.models[q.model].name} at {q.quant}: a published file wins over "
                            f"an estimate"])
+    if q.output == "bits_per_weight":
+        e = engine.estimate(q.model, q.quant)
+        return Result(e.memory["weights"] * 8 / e.params.total.total,
+                      f"the weights' bytes x 8 / all parameters (body {e.bits.body_bpw:.2f} bits per weight, "
+                      f"embeddings and output at their own types)",
+                      [f"{engine.catalog.models[q.model].name} at {q.quant}: bits per weight over the whole file"])
+    if q.output.startswith("weights_gb_saved_vs:"):
+        other = q.output.split(":", 1)[1]
+        if other not in engine.catalog.quants:
+            raise NotCheckable(f"unknown quant {other!r}")
+        mine = engine.estimate(q.model, q.quant).memory["weights"]
+        theirs = engine.estimate(q.model, other).memory["weights"]
+        return Result((theirs - mine) / 1e9, f"weights at {other} minus weights at {q.quant}",
+                      [f"{engine.catalog.models[q.model].name}: {q.quant} against {other}"])
     if q.output == "max_context":
         if machine is None:
             raise NotCheckable("the claim names no hardware")
@@ -238,6 +252,11 @@ def evaluate(engine: Engine, q: ClaimQuery) -> Result:
         why = (f"{_placement_words(p.placement)}; {free:,.1f} GB to spare" if free >= 0
                else f"{_placement_words(p.placement)}; short by {-free:,.1f} GB of accelerator memory")
         return Result(value, why, reading, e, reserve)
+    if q.output in ("offloaded_pct", "offloaded_gb"):
+        share = p.offloaded_fraction
+        value = 100 * share if q.output == "offloaded_pct" else share * e.memory["weights"] / 1e9
+        return Result(value, f"{_placement_words(p.placement)}: {share:.0%} of the weights "
+                      f"({share * e.memory['weights'] / 1e9:,.0f} GB) in system RAM", reading, e)
     if q.output in SPEED_OUTPUTS:
         e, note = _nearest_fitting_quant(engine, q, e, context, machine)
         if note:
