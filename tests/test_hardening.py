@@ -48,7 +48,7 @@ BROKEN = [
     ("measurements.yaml", r"^(  model: )llama-2-7b$", r"\1llama-2-7", ["unknown models id 'llama-2-7'"]),
     ("quants.yaml", r"^(  embedding_type: )\S+$", r"\1Q9_K", ["unknown storage_types id 'Q9_K'"]),
     ("artifacts.yaml", r"^(  quant: )Q8_0$", r"\1Q8_1", ["unknown quants id 'Q8_1'"]),
-    ("claims/000_a1f93fd2384726d7.yaml", r"^(    model: )qwen3.5-397b-a17b$", r"\1qwen3.5-400b",
+    ("claims/craftrigs-397b-multi-gpu.yaml", r"^(    model: )qwen3.5-397b-a17b$", r"\1qwen3.5-400b",
      ["unknown models id 'qwen3.5-400b'"]),
     ("api_prices.yaml", r"^(  model: )qwen3.5-397b-a17b$", r"\1qwen-max", ["unknown models id 'qwen-max'"]),
     # out of range
@@ -62,7 +62,7 @@ BROKEN = [
     ("hardware.yaml", r"^(  memory_gb: )32$", r"\g<1>1792", ["memory_gb", "bandwidth"]),
     ("hardware.yaml", r"^(  memory_bandwidth_gb_s: )1792$", r"\g<1>1.792", ["memory_bandwidth_gb_s", "TB/s"]),
     # a claim with neither a query nor a reason
-    ("claims/000_a1f93fd2384726d7.yaml", r"^  query: null$", "  query: null\n  not_checkable_why: null",
+    ("claims/craftrigs-397b-multi-gpu.yaml", r"^  query: null$", "  query: null\n  not_checkable_why: null",
      ["not_checkable_why"]),
     # an unknown catalog file
     ("gpus.yaml", None, "- id: x\n", ["unknown catalog file"]),
@@ -200,3 +200,94 @@ def test_more_bandwidth_decodes_faster(engine, arch, mem, bw):
     fast = engine.estimate(_model(arch), "Q4_K_M", context=4096, machine=custom_machine("gpu", mem, bw * 2, 100))
     if slow.decode_tok_s is not None:
         assert fast.decode_tok_s >= slow.decode_tok_s
+
+
+# --------------------------------------------------------------------------- catalog strings are text
+
+LINK = "[link](javascript:alert(1))"
+IMAGE = "![i](http://203.0.113.9/c.png)"
+EXTENSIONS = ["abbr", "admonition", "attr_list", "def_list", "footnotes", "md_in_html", "tables", "toc",
+              "pymdownx.details", "pymdownx.superfences"]
+
+
+def _markdown_to_html(text: str) -> str:
+    import markdown
+    return markdown.markdown(text, extensions=EXTENSIONS)
+
+
+@pytest.fixture(scope="module")
+def injected_site(tmp_path_factory):
+    """A catalog copy whose strings carry Markdown: a link in a model name, an image in a hardware note and
+    in a claim quote, mathtext and an attribute list in names."""
+    import shutil
+    from macros.render.common import site_for
+    from macros.site import SiteContext
+    root = tmp_path_factory.mktemp("inject") / "catalog"
+    shutil.copytree(ROOT / "catalog", root)
+    plant(root, "models.yaml", r"^  name: Qwen3.5-27B$", f"  name: 'Qwen3.5-27B {LINK} $x$'")
+    plant(root, "hardware.yaml", r"^(- id: rtx-4090\n  name: )(GeForce RTX 4090)$",
+          r"\1'\2 {: onclick=alert(5) } *em* _u_'")
+    plant(root, "hardware.yaml", r"^(- id: rtx-4090\n(?:  .*\n)*?  notes: ')", r"\1" + IMAGE + ' --8<-- "mkdocs.yml" ')
+    plant(root, "claims/craftrigs-397b-multi-gpu.yaml", r"^(  quote: )(The model requires .*)$",
+          r"\1'" + IMAGE + r" \2'")
+    catalog = load_catalog(root)
+    from macros.engine import Engine
+    return site_for(SiteContext(catalog=catalog, engine=Engine(catalog)))
+
+
+def _no_live_markup(page_html: str) -> None:
+    import re
+    assert not re.search(r"<a\b[^>]*href=[\"']?(javascript|http:)", page_html), page_html
+    assert "<img" not in page_html
+    assert not re.search(r"<[^>]*\sonclick=", page_html)  # text, never an attribute
+    assert "<code>&#" not in page_html  # ids in code spans stay readable
+    assert "site_name" not in page_html  # no snippet pulled in
+
+
+def test_markdown_in_a_model_name_is_literal_text(injected_site):
+    from macros.render import model_page
+    page = _markdown_to_html(model_page.model_page(injected_site, "qwen3.5-27b"))
+    _no_live_markup(page)
+    heading = page[page.index("<h1"):page.index("</h1>")]
+    import html as _html
+    assert f"Qwen3.5-27B {LINK} $x$" in _html.unescape(heading), heading
+
+
+def test_markdown_in_a_hardware_note_is_literal_text(injected_site):
+    import html as _html
+    from macros.render import hardware_page
+    page = _markdown_to_html(hardware_page.hardware_page(injected_site, "rtx-4090"))
+    _no_live_markup(page)
+    text = _html.unescape(page)
+    assert "{: onclick=alert(5) } *em* _u_" in text  # the note may stay off the page; if shown, it is text
+
+
+def test_markdown_in_a_claim_quote_is_literal_text(injected_site):
+    import html as _html
+    from macros.claims import check_all
+    from macros.render.factcheck import claims_by_guide
+    page = _markdown_to_html(claims_by_guide(check_all(injected_site.engine)))
+    _no_live_markup(page)
+    assert IMAGE in _html.unescape(page)
+
+
+def test_dollar_in_a_chart_title_is_not_mathtext():
+    """`$x$` in a name is a dollar sign, not matplotlib mathtext (which would set it as an italic x)."""
+    from macros.render.charts import _render
+    svg = _render("t", lambda fig, ax: ax.set_title("Qwen $x$ and $10^3$ $\\frac{"), 3, 2)
+    assert "Qwen $x$ and $10^3$ $\\frac{" in svg.replace("&#36;", "$")
+
+
+def test_only_https_sources_become_links(injected_site):
+    """A source address is the only link catalog data makes, and only an https: one."""
+    import dataclasses as dc
+    cat = injected_site.catalog
+    hw = cat.hardware["rtx-4090"]
+    http = hw.source[0].model_copy(update={"url": "http://203.0.113.9/x"})
+    js = hw.source[0].model_copy(update={"url": "javascript:alert(1)"})
+    for src, linked in [(http, False), (js, False), (hw.source[0], hw.source[0].url.startswith("https://"))]:
+        fake = dc.replace(cat, hardware={**cat.hardware, "rtx-4090": hw.model_copy(update={"source": [src]})})
+        site = type(injected_site).__new__(type(injected_site))
+        site.__dict__.update(injected_site.__dict__, catalog=fake)
+        out = site.source_link("hardware", "rtx-4090")
+        assert ("<a href=" in out) == linked, out

@@ -36,6 +36,7 @@ def _render(key: str, draw: Callable, width: float, height: float) -> str:
     """The chart as SVG text: `draw(fig, ax)` on a fresh figure."""
     matplotlib, plt = _plt()
     with matplotlib.rc_context({"svg.hashsalt": key, "svg.fonttype": "none", "font.size": 9,
+                                "text.parse_math": False,  # catalog names are text: `$` is a dollar
                                 "axes.spines.top": False, "axes.spines.right": False}):
         fig, ax = plt.subplots(figsize=(width, height))
         try:
