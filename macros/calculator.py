@@ -291,16 +291,16 @@ def render_calculator(engine) -> str:
         '<div class="calc-out" id="calc-out" aria-live="polite">',
         '<div class="calc-verdict" id="calc-verdict"><p class="calc-verdict-head" id="calc-verdict-head">Computing…</p>'
         '<p class="calc-verdict-detail" id="calc-verdict-detail"></p></div>',
-        '<div class="calc-card"><h3>Memory</h3>',
+        '<div class="calc-card"><h2>Memory</h2>',
         '<div class="calc-bar" id="calc-bar" role="img" aria-label="Memory breakdown"></div>',
         '<div class="calc-legend" id="calc-legend"></div>',
         '<table class="calc-table"><tbody id="calc-mem-rows"></tbody></table></div>',
-        '<div class="calc-card"><h3>Where it goes</h3><table class="calc-table"><tbody id="calc-place-rows"></tbody></table></div>',
-        '<div class="calc-card"><h3>Speed <small>(estimates)</small></h3><table class="calc-table"><tbody id="calc-speed-rows"></tbody></table>'
+        '<div class="calc-card"><h2>Where it goes</h2><table class="calc-table"><tbody id="calc-place-rows"></tbody></table></div>',
+        '<div class="calc-card"><h2>Speed <small>(estimates)</small></h2><table class="calc-table"><tbody id="calc-speed-rows"></tbody></table>'
         '<p class="calc-note" id="calc-speed-note"></p></div>',
-        '<div class="calc-card"><h3>Command line</h3><pre class="calc-cmd"><code id="calc-cmd"></code></pre>'
+        '<div class="calc-card"><h2>Command line</h2><pre class="calc-cmd"><code id="calc-cmd"></code></pre>'
         '<p class="calc-note" id="calc-cmd-note"></p></div>',
-        '<div class="calc-card"><h3>Share and read more</h3><p><a id="calc-share" href="#">Link to this result</a> '
+        '<div class="calc-card"><h2>Share and read more</h2><p><a id="calc-share" href="#">Link to this result</a> '
         '<button type="button" class="md-button calc-copy" id="calc-copy">Copy link</button></p>'
         '<ul class="calc-links" id="calc-links"></ul></div>',
         '</div>',

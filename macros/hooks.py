@@ -64,7 +64,8 @@ def on_page_content(html, page, config, files):
         text = html_lib.unescape(page.title)
         if "<" in text or ">" in text:
             page.title = html_lib.escape(text.replace("<", "‹").replace(">", "›"), quote=False)
-    return html
+    common = sys.modules.get("macros.render.common")  # every content table gets a caption
+    return common.table_captions(html) if common and "<table>" in html else html
 
 
 def on_post_page(output, page, config):

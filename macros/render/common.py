@@ -7,7 +7,7 @@ import re
 from typing import Any, Iterable, Sequence
 
 from ..engine import Machine
-from ..engine import search
+from ..engine import advice, search
 from .fmt import esc
 
 # The quantizations tables show, most bits first (those the catalog lacks are skipped).
@@ -95,6 +95,15 @@ class Site:
         if key not in self._cache:
             self._cache[key] = search.best_quant(_Memo(self), model_id, machine, self.quants(quants),
                                                   self.ctx_for(model_id, context))
+        return self._cache[key]
+
+    def recommend(self, model_id: str, machine: Machine, use: str = "chat", quants: Sequence[str] = COMMON_QUANTS):
+        """The one recommendation policy (engine/advice.py), memoised: every page asks this."""
+        key = ("rec", model_id, machine, use, tuple(quants))
+        if key not in self._cache:
+            self._cache[key] = advice.recommend(
+                self.engine, model_id, machine, use, self.quants(quants),
+                estimate=lambda mid, q, context, machine: self.estimate(mid, q, context=context, machine=machine))
         return self._cache[key]
 
     def max_context(self, model_id: str, quant: str, machine: Machine, need: str = "fits"):
@@ -196,14 +205,50 @@ def site_for(ctx) -> Site:
 
 # ------------------------------------------------------------------ Markdown pieces
 
-def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], align: Sequence[str] | None = None) -> str:
-    """A Markdown table; cells are already formatted (and escaped where they hold catalog text)."""
+def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], align: Sequence[str] | None = None,
+          caption: str | None = None) -> str:
+    """A Markdown table; cells are already formatted (and escaped where they hold catalog text).
+
+    `caption` (plain text, escaped here) becomes the table's visible <caption>; without one the table
+    is captioned, for screen readers only, by the heading above it (see `table_captions`).
+    """
     rows = list(rows)
     align = align or ["l"] + ["r"] * (len(headers) - 1)
     sep = ["---:" if a == "r" else ":---" for a in align]
     lines = ["| " + " | ".join(headers) + " |", "| " + " | ".join(sep) + " |"]
     lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
-    return "\n".join(lines) + "\n"
+    head = ""
+    if caption:
+        head = CAPTION_MARK.format(esc(caption).replace("-", "&#45;")) + "\n\n"
+    return head + "\n".join(lines) + "\n"
+
+
+CAPTION_MARK = "<!--table-caption:{}-->"
+_CAPTION_RE = re.compile(r"<!--table-caption:(.*?)-->\s*(?:</p>\s*)?<table>", re.S)
+_TABLE_OR_HEADING = re.compile(r"<h([1-6])\b[^>]*>(.*?)</h\1>|<table>", re.S)
+
+
+def _heading_text(inner: str) -> str:
+    inner = re.sub(r'<a class="headerlink".*?</a>', "", inner, flags=re.S)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", inner)).strip()
+
+
+def table_captions(page_html: str) -> str:
+    """Give every content table a <caption>: the renderer's own (visible), else the text of the heading
+    above it (for screen readers; the heading already shows it). Deterministic, so builds stay
+    byte-identical."""
+    page_html = _CAPTION_RE.sub(lambda m: f'<table>\n<caption class="table-caption">{m.group(1)}</caption>', page_html)
+    out, last, heading = [], 0, ""
+    for m in _TABLE_OR_HEADING.finditer(page_html):
+        if m.group(1):
+            heading = _heading_text(m.group(2))
+            continue
+        out.append(page_html[last:m.end()])
+        last = m.end()
+        if heading and not page_html.startswith("\n<caption", m.end()):
+            out.append(f'\n<caption class="table-caption table-caption--heading">{heading}</caption>')
+    out.append(page_html[last:])
+    return "".join(out)
 
 
 def indent(text: str, n: int = 4) -> str:
