@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha1sum | cut -c1-12)
 
 .DEFAULT_GOAL := help
-.PHONY: help serve build test check accuracy bench claims lock clean
+.PHONY: help serve build test check accuracy bench claims sources lock clean
 
 help: ## list the verbs
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -33,6 +33,9 @@ accuracy: $(STAMP) ## print the engine's error against every measurement in the 
 
 claims: $(STAMP) ## print every published claim with its verdict
 	$(PY) -m macros claims
+
+sources: $(STAMP) ## list every source domain by kind of field, and the records resting on a weak source
+	$(PY) -m macros.sources
 
 bench: $(STAMP) ## measure build time, scaling and engine throughput
 	$(PY) scripts/bench.py
