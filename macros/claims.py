@@ -31,7 +31,7 @@ from .engine.memory import VISION_BYTES_PER_PARAM, kv_cache_bytes, recurrent_sta
 DEFAULT_CONTEXT = 4096
 UNITS = {
     "params_total_b": "B params", "params_active_b": "B params", "weights_gb": "GB", "weights_gib": "GiB",
-    "file_size_gb": "GB", "bits_per_weight": "bits", "offloaded_pct": "%", "offloaded_gb": "GB", "memory_total_gb": "GB", "kv_cache_gb": "GB", "recurrent_state_gb": "GB",
+    "file_size_gb": "GB", "bits_per_weight": "bits", "offloaded_pct": "%", "offloaded_gb": "GB", "hours_per_month_max": "hours", "headroom_gb": "GB", "family_sizes": "models", "memory_total_gb": "GB", "kv_cache_gb": "GB", "recurrent_state_gb": "GB",
     "vision_gb": "GB", "decode_tok_s": "tok/s", "prefill_tok_s": "tok/s", "max_context": "tokens",
     "power_w": "W", "hardware_price_usd": "USD", "electricity_usd_per_month": "USD/month",
 }
@@ -195,6 +195,13 @@ def evaluate(engine: Engine, q: ClaimQuery) -> Result:
     context = q.context if q.context is not None else DEFAULT_CONTEXT
     machine = _machine(engine, q)
     reading = [f"on {machine.name}"] if machine is not None else []
+    if q.output == "family_sizes":
+        family = engine.catalog.models[q.model].family
+        names = [m.name for m in engine.catalog.models.values() if m.family == family]
+        return Result(float(len(names)), f"the catalog's {family} models: {', '.join(names)}",
+                      [f"sizes of the {family} family as released"])
+    if q.output == "hours_per_month_max":
+        return Result(31 * 24.0, "the longest month: 31 days x 24 hours", ["hours in a month, at most"])
     if q.output in ("power_w", "hardware_price_usd", "electricity_usd_per_month"):
         return _money(engine, q, machine, reading)
     if q.output in NO_QUANT_OUTPUTS:
@@ -244,7 +251,12 @@ def evaluate(engine: Engine, q: ClaimQuery) -> Result:
         return Result(e.memory["kv_cache"] / 1e9, "KV cache", reading, e)
     if machine is None:
         raise NotCheckable("the claim names no hardware")
+    if q.output.startswith("speedup_vs"):
+        return _speedup(engine, q, e, context, machine, reading)
     p = e.placement
+    if q.output == "headroom_gb":
+        return Result(p.headroom_bytes / 1e9, f"{_placement_words(p.placement)}: accelerator memory left after "
+                      f"weights, cache, buffers and the driver's share", reading, e)
     reserve = _reserve_bytes(machine, p)
     if q.output in ("fits", "runs"):
         value = p.fits if q.output == "fits" else p.runs
@@ -318,6 +330,27 @@ def _nearest_fitting_quant(engine: Engine, q: ClaimQuery, e: Estimate, context: 
             return other, (f"{q.quant} does not fit on {machine.name}; judged at {qid}, the nearest quant "
                            f"that does ({other.bits.body_bpw:.2f} against {mine:.2f} bits per weight)")
     return e, ""
+
+
+def _speedup(engine: Engine, q: ClaimQuery, e: Estimate, context: int, machine, reading: list[str]) -> Result:
+    """Ratio of two decode estimates: this setup against another device, rig or model."""
+    kind, _, other = q.output.partition(":")
+    model, other_machine = q.model, machine
+    if kind == "speedup_vs":
+        other_machine = engine.machine(other, q.count)
+    elif kind == "speedup_vs_rig":
+        other_machine = engine.machine(other)
+    elif kind == "speedup_vs_model":
+        model = other
+    else:
+        raise NotCheckable(f"unknown output {q.output!r}")
+    theirs = engine.estimate(model, q.quant, context=context, kv_type=q.kv_type, machine=other_machine)
+    if not e.decode_tok_s or not theirs.decode_tok_s:
+        raise NotCheckable("one of the two setups does not run")
+    label = engine.catalog.models[model].name if kind == "speedup_vs_model" else other_machine.name
+    return Result(e.decode_tok_s / theirs.decode_tok_s,
+                  f"{e.decode_tok_s:.1f} against {theirs.decode_tok_s:.1f} tok/s ({label}), both estimates",
+                  reading + [f"compared with {label}, same quant and context"], e)
 
 
 def _architecture_only(engine: Engine, q: ClaimQuery, context: int) -> Result:
@@ -394,13 +427,14 @@ def _speed_band_words(band: SpeedBand) -> str:
                    f"factor of {CANT_TELL_LIMIT:g}")
 
 
-def _reason(verdict: str, err: float | None, extra: str = "") -> str:
+def _reason(claim: Claim, err: float | None, extra: str = "") -> str:
     if err is None:
         return extra
     pct = _pct(err)
     if pct is None:
         return extra
-    where = "inside the claimed range" if err == 0 else (
+    exact = "matches the claim" if claim.claimed_value is not None else "inside the claimed range"
+    where = exact if err == 0 else (
         f"ours is {abs(pct):.0f}% {'above' if err > 0 else 'below'} the claim"
         if abs(pct) < 100 else f"ours is x{math.exp(abs(err)):.1f} {'above' if err > 0 else 'below'} the claim")
     return f"{where}{'; ' + extra if extra else ''}"
@@ -428,12 +462,12 @@ def check_claim(engine: Engine, claim: Claim) -> Verdict:
     if q.output in SPEED_OUTPUTS and claim.claimed_bool is None:
         band = speed_band(engine, SPEED_OUTPUTS[q.output], r.estimate)
         verdict, err = judge_speed(claim, float(r.value), band)
-        return Verdict(claim, verdict, r.value, _pct(err), _reason(verdict, err, r.why), reading,
+        return Verdict(claim, verdict, r.value, _pct(err), _reason(claim, err, r.why), reading,
                        _speed_band_words(band), err, band)
     verdict, err = judge(claim, r.value)
     band = _band_words(claim) if err is not None else "exact"
-    why = _reason(verdict, err, r.why) if err is not None else r.why
-    if q.output in ("fits", "runs") and verdict == "wrong" and r.estimate is not None:
+    why = _reason(claim, err, r.why) if err is not None else r.why
+    if q.output == "fits" and verdict == "wrong" and r.estimate is not None:
         p = r.estimate.placement
         miss = -p.headroom_bytes if claim.claimed_bool else p.headroom_bytes
         if 0 <= miss <= r.reserve_bytes:
