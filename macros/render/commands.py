@@ -1,8 +1,12 @@
-"""Ready-to-run command lines whose flags come from the engine's placement and the runtime catalog."""
+"""Command lines that work: for the machine on the page, for a placement that fits, with the
+download that makes them real. Flags come from the engine's placement and catalog/runtimes.yaml;
+repositories and quants from catalog/downloads.yaml."""
 
 from __future__ import annotations
 
 from . import fmt
+
+PARALLEL_SLOTS = 1  # one sequence: the context given is the whole cache (llama-server splits -c across slots)
 
 
 def flag(runtime, name: str, fallback: str) -> str:
@@ -15,31 +19,62 @@ def flag(runtime, name: str, fallback: str) -> str:
     return value.split()[0].split("/")[0]
 
 
-def gguf_file(model, quant_id: str) -> str:
-    return f"{model.name.split(' ')[0]}-{quant_id}.gguf"
+def download(catalog, model_id: str, quant_id: str):
+    """The catalog's download record for this model that lists `quant_id`, else None."""
+    for d in getattr(catalog, "downloads", {}).values():
+        if d.model == model_id and quant_id in d.quants:
+            return d
+    return None
 
 
-def llama_cpp(catalog, model, quant_id: str, est, context: int) -> str:
+def include_pattern(quant_id: str) -> str:
+    """The --include glob that selects one quant's files (all parts of a split GGUF) in a repository.
+    A plain mix is anchored on its separator so Q4_K_M does not also match UD-Q4_K_XL."""
+    return f"*{quant_id}*" if quant_id.startswith("UD-") else f"*-{quant_id}*"
+
+
+def download_command(d, quant_id: str, local_dir: str) -> str:
+    return (f'huggingface-cli download {d.repo} --include "{include_pattern(quant_id)}" '
+            f"--local-dir {local_dir}")
+
+
+def local_dir(model) -> str:
+    return "models/" + model.name.split(" ")[0]
+
+
+def llama_server(catalog, model, quant_id: str, est, context: int) -> str:
+    """llama-server for one placement: -hf (downloads on first run) when the catalog lists a repository,
+    else -m with a placeholder; -c, -ngl, --n-cpu-moe from the placement; flash attention on; one slot."""
     rt = catalog.runtimes.get("llama.cpp")
     p = est.placement
     cmd = rt.command.split()[0] if rt else "llama-server"
-    parts = [cmd, "-m", gguf_file(model, quant_id), flag(rt, "context", "-c"), str(context)]
-    if p.gpu_layers is not None and p.placement != "cpu":
-        parts += [flag(rt, "gpu_layers", "-ngl"), str(p.gpu_layers)]
+    d = download(catalog, model.id, quant_id)
+    src = ["-hf", f"{d.repo}:{quant_id}"] if d else ["-m", f"<your {quant_id} .gguf file>"]
+    parts = [cmd, *src, flag(rt, "context", "-c"), str(context)]
+    ngl = 0 if p.placement == "cpu" else (p.gpu_layers if p.gpu_layers is not None else 0)
+    parts += [flag(rt, "gpu_layers", "-ngl"), str(ngl)]
     if p.n_cpu_moe:
         parts += [flag(rt, "cpu_moe", "--n-cpu-moe"), str(p.n_cpu_moe)]
-    if p.placement == "cpu":
-        parts += [flag(rt, "gpu_layers", "-ngl"), "0"]
+    parts += ["-fa", "on", "--parallel", str(PARALLEL_SLOTS)]
     return " ".join(parts)
 
 
-def ollama(catalog, model, quant_id: str, est, context: int) -> str:
-    rt = catalog.runtimes.get("ollama")
-    p = est.placement
-    lines = [f"FROM ./{gguf_file(model, quant_id)}", f"PARAMETER {flag(rt, 'context', 'num_ctx')} {context}"]
-    if p.gpu_layers is not None:
-        lines.append(f"PARAMETER {flag(rt, 'gpu_layers', 'num_gpu')} {0 if p.placement == 'cpu' else p.gpu_layers}")
-    return "\n".join(lines)
+def llama_server_local(catalog, model, quant_id: str, est, context: int) -> str:
+    """The same, pointed at files downloaded with download_command (the first part of a split file)."""
+    line = llama_server(catalog, model, quant_id, est, context)
+    d = download(catalog, model.id, quant_id)
+    if not d:
+        return line
+    first = f'"$(find {local_dir(model)} -name \'{include_pattern(quant_id)}.gguf\' | sort | head -1)"'
+    return line.replace(f"-hf {d.repo}:{quant_id}", f"-m {first}")
+
+
+def ollama(catalog, model, quant_id: str, context: int) -> str | None:
+    """Ollama pulling the same GGUF from Hugging Face, then the context set in the session."""
+    d = download(catalog, model.id, quant_id)
+    if not d:
+        return None
+    return f"ollama run hf.co/{d.repo}:{quant_id}\n>>> /set parameter num_ctx {context}"
 
 
 def vllm(catalog, model, tp: int, context: int) -> str:
@@ -50,10 +85,10 @@ def vllm(catalog, model, tp: int, context: int) -> str:
     return " ".join(parts)
 
 
-def mlx(catalog, model, context: int) -> str:
+def mlx(catalog, model, repo: str, context: int) -> str:
     rt = catalog.runtimes.get("mlx-lm")
     cmd = rt.command.split()[0] if rt else "mlx_lm.generate"
-    return f'{cmd} --model <MLX 4-bit conversion of {model.hf_repo or model.id}> {flag(rt, "context", "--max-kv-size")} {context} --prompt "..."'
+    return f'{cmd} --model {repo} {flag(rt, "context", "--max-kv-size")} {context} --prompt "..."'
 
 
 def block(code: str, lang: str = "bash") -> str:
@@ -62,3 +97,30 @@ def block(code: str, lang: str = "bash") -> str:
 
 def runtime_names(catalog) -> dict[str, str]:
     return {k: fmt.esc(v.name) for k, v in catalog.runtimes.items()}
+
+
+def setup_block(site, model_id: str, rec) -> str:
+    """Download and run commands for one recommendation (its machine, quant, context and placement)."""
+    cat = site.catalog
+    m = cat.models[model_id]
+    q, e, ctx = rec.quant, rec.estimate, rec.context
+    out = []
+    d = download(cat, model_id, q)
+    if d:
+        src = next((s.url for s in d.source if s.url), None)
+        where = f'<a href="{fmt.esc(src)}">{fmt.esc(d.repo)}</a>' if src else f"`{fmt.esc(d.repo)}`"
+        out += [f"**Download** the `{fmt.esc(q)}` files from {where} (files over about 50 GB come in numbered "
+                "parts; llama.cpp reads them all from the first):\n",
+                block(download_command(d, q, local_dir(m)))]
+    else:
+        out.append(f"The catalog lists no published repository with `{fmt.esc(q)}` files for this model; "
+                   "convert or download one and point `-m` at it.\n")
+    out += ["**llama.cpp** (`-hf` downloads on first run; or use `-m` on the files above):\n",
+            block(llama_server(cat, m, q, e, ctx))]
+    if d:
+        out += ["Or, with the files downloaded as above:\n", block(llama_server_local(cat, m, q, e, ctx))]
+    ol = ollama(cat, m, q, ctx)
+    if ol and e.placement.placement in ("gpu", "unified", "cpu", "layer_split"):
+        out += ["**Ollama** (pulls the same file from Hugging Face; set the context in the session):\n",
+                block(ol, "text")]
+    return "\n".join(out)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..engine.memory import kv_bytes_per_token, recurrent_state_bytes
 from ..engine import money, search
-from . import commands, fmt
+from . import advice_text, commands, fmt, model_page
 from .common import Site, admonition, details, estimate_note, table
 from .fmt import esc
 
@@ -117,9 +117,7 @@ def mac_table(site: Site) -> str:
     for mid in site.family_models():
         row = [site.model_link(mid, BASE)]
         for i in macs:
-            b = site.best(mid, site.entry(i).machine)
-            row.append("does not fit" if not b else
-                       f"`{esc(b[0])}` {fmt.placement(b[1].placement.placement)}, {fmt.tok_s(b[1].decode_tok_s)}")
+            row.append(advice_text.cell(site, site.recommend(mid, site.entry(i).machine), BASE))
         rows.append(row)
     out = table(head, rows, ["l"] * len(head))
     s = site.engine.settings
@@ -131,33 +129,50 @@ def mac_table(site: Site) -> str:
     return out + details(body)
 
 
-def budget_tiers(site: Site, budgets: list[float]) -> str:
-    priced = [(i, ent) for i, ent in site.featured_entries().items() if ent.machine.price_usd]
+def budget_tiers(site: Site, budgets: list[float], use: str = "chat") -> str:
+    """For each budget: among featured machines whose price may enter a ranking (rigs priced for their GPUs
+    only stay out), the one on which the policy recommends the largest Qwen 3.5 model; ties go to the
+    faster, then the cheaper. Each price shows the date it was read."""
+    priced = [(i, ent, p) for i, ent in site.featured_entries().items() if (p := model_page.priced(site, ent))]
     fam = sorted(site.family_models(), key=lambda x: -site.engine.params(x).total.total)
     rows = []
-    for budget in budgets:
+    for budget in sorted(budgets):
         best = None
-        for i, ent in priced:
-            if ent.machine.price_usd > budget:
+        for i, ent, price in priced:
+            if price > budget:
                 continue
             for rank, mid in enumerate(fam):
-                b = site.best(mid, ent.machine)
-                if b and b[1].placement.fits:
-                    key = (rank, -(b[1].decode_tok_s or 0), ent.machine.price_usd)
+                rec = site.recommend(mid, ent.machine, use)
+                if rec.status == "recommended":
+                    key = (rank, -(rec.estimate.decode_tok_s or 0), price)
                     if best is None or key < best[0]:
-                        best = (key, i, mid, b)
+                        best = (key, i, mid, rec, price)
                     break
         if best is None:
-            rows.append([fmt.usd(budget), "no featured machine priced at or under this", "", "", ""])
+            rows.append([fmt.usd(budget), "no featured machine at or under this price runs a Qwen 3.5 model "
+                         "the way the policy asks", "", "", "", ""])
             continue
-        _, i, mid, (q, e) = best
-        rows.append([fmt.usd(budget), site.machine_link(i, BASE), fmt.usd(site.entry(i).machine.price_usd),
-                     f"{site.model_link(mid, BASE)} `{esc(q)}`", fmt.tok_s(e.decode_tok_s)])
-    out = table(["budget up to", "machine", "price", "largest Qwen 3.5 model that fits entirely", "decode (estimate)"],
-                rows)
-    return out + details("Among the featured hardware and rigs with a price at or under the budget, the engine picks the "
-                         "one that holds the largest Qwen 3.5 model entirely in accelerator memory (best quant at "
-                         "4,096 tokens); ties go to the faster, then the cheaper.")
+        _, i, mid, rec, price = best
+        rows.append([fmt.usd(budget), site.machine_link(i, BASE), f"{fmt.usd(price)} ({esc(_price_date(site, i))})",
+                     f"{site.model_link(mid, BASE)} `{esc(rec.quant)}`, {fmt.tokens(rec.context)} tokens",
+                     fmt.tok_s(rec.estimate.decode_tok_s), advice_text.quality_figure(site, mid, rec.quant)])
+    out = table(["budget up to", "machine", "price (date read)", "largest Qwen 3.5 model recommended",
+                 "decode (estimate)", "quality cost"], rows)
+    return out + details("Among the featured hardware and rigs priced at or under the budget (a rig priced for "
+                         "its GPUs alone is left out), the engine picks the one on which the recommendation policy "
+                         f"recommends the largest Qwen 3.5 model for {esc(use)}; ties go to the faster, then the "
+                         "cheaper.\n\n" + advice_text.policy_note(site))
+
+
+def _price_date(site: Site, machine_id: str) -> str:
+    """When the price was read: the hardware record's price date, or the rig's (else its parts')."""
+    rec = site.catalog.hardware.get(machine_id) or site.catalog.rigs.get(machine_id)
+    d = getattr(rec, "price_date", None)
+    if d is None and machine_id in site.catalog.rigs:
+        dates = [site.catalog.hardware[p.hardware].price_date for p in site.catalog.rigs[machine_id].parts
+                 if getattr(site.catalog.hardware[p.hardware], "price_date", None)]
+        d = min(dates) if dates else None
+    return str(d) if d else "date not given"
 
 
 def split_modes(site: Site, model_id: str, quant: str, machine_ids: list[str]) -> str:
@@ -208,15 +223,18 @@ def software(site: Site) -> str:
                  ["l"] * 7)
 
 
-def example_commands(site: Site, model_id: str, machine_id: str, quant: str, context: int) -> str:
-    m = site.catalog.models[model_id]
-    e = site.estimate(model_id, quant, context=context, machine=site.entry(machine_id).machine)
-    if not e.placement.runs:
-        return admonition("It does not run on that machine.", "info")
-    return (f"{site.model_link(model_id, BASE)} at `{esc(quant)}` on {site.machine_link(machine_id, BASE)}, "
-            f"{fmt.tokens(context)} tokens ({fmt.placement(e.placement.placement)}):\n\n" +
-            commands.block(commands.llama_cpp(site.catalog, m, quant, e, context)) +
-            details("`-ngl` and `--n-cpu-moe` are the engine's placement for this machine and context."))
+def example_commands(site: Site, model_id: str, machine_id: str, quant: str | None = None,
+                     context: int | None = None, use: str = "chat") -> str:
+    """Download and run commands for the policy's setup of `model_id` on `machine_id` (the quant and
+    context arguments are kept for old pages and ignored: the policy chooses them)."""
+    rec = site.recommend(model_id, site.entry(machine_id).machine, use)
+    if rec.pick is None:
+        return admonition(f"{esc(rec.reason)}", "info")
+    return (advice_text.line(site, rec, site.machine_link(machine_id, BASE), site.model_link(model_id, BASE)) +
+            f" Placement: {fmt.placement(rec.estimate.placement.placement)}.\n\n" +
+            commands.setup_block(site, model_id, rec) +
+            details("`-ngl` and `--n-cpu-moe` are the engine's placement for this machine and context; `-fa on` "
+                    "turns flash attention on; `--parallel 1` gives the whole context to one conversation."))
 
 
 # ------------------------------------------------------------------ FAQ
@@ -249,19 +267,23 @@ def faq_fit(site: Site, model_id: str, machine_id: str, quant: str, context: int
                     f"{fmt.gb(p.budget_bytes)}; system RAM {fmt.gb(m.ram_bytes)}."))
 
 
-def faq_cheapest(site: Site, model_id: str, target_tok_s: float) -> str:
+def faq_cheapest(site: Site, model_id: str, target_tok_s: float | None = None, use: str = "chat") -> str:
+    """The cheapest featured machine (priced whole) on which the policy recommends the model for `use`.
+    `target_tok_s` is kept for old pages; the policy's own speed floor applies."""
     options = []
     for i, ent in site.featured_entries().items():
-        b = site.best(model_id, ent.machine)
-        if b:
-            options.append(((i, b[0]), ent.machine.price_usd, b[1].decode_tok_s))
-    c = search.cheapest(options, target_tok_s)
-    if c is None:
-        return "No featured, priced machine in the catalog reaches that speed.\n"
-    (i, q), price, speed = c
-    return (f"{site.machine_link(i, '')} at {fmt.usd(price)}, running `{esc(q)}` at {fmt.tok_s(speed)} "
-            f"(estimate).\n" + details(f"Among catalog machines with a price, the cheapest whose best quant decodes at "
-                                       f"{fmt.tok_s(target_tok_s)} or more."))
+        price = model_page.priced(site, ent)
+        rec = site.recommend(model_id, ent.machine, use)
+        if price and rec.status == "recommended":
+            options.append((price, -(rec.estimate.decode_tok_s or 0), i, rec))
+    if not options:
+        return "No featured, priced machine in the catalog runs it the way the recommendation policy asks.\n"
+    price, _, i, rec = min(options)
+    return (f"{site.machine_link(i, '')} at {fmt.usd(price)} ({esc(_price_date(site, i))}), running `{esc(rec.quant)}` "
+            f"with {fmt.tokens(rec.context)} tokens of context at {fmt.tok_s(rec.estimate.decode_tok_s)} (estimate), "
+            f"{advice_text.quality_figure(site, model_id, rec.quant)}.\n" +
+            details("Among featured machines with a price for the whole machine, the cheapest on which the "
+                    f"recommendation policy recommends it for {esc(use)}.\n\n" + advice_text.policy_note(site)))
 
 
 def faq_active(site: Site, model_id: str) -> str:
@@ -279,14 +301,16 @@ def macros(site: Site) -> dict:
         "break_even": lambda model, machine, quant, input_share=0.9, months=36, hours_per_day=8:
             break_even(site, model, machine, quant, input_share, months, hours_per_day),
         "mac_table": lambda: mac_table(site),
-        "budget_tiers": lambda budgets: budget_tiers(site, budgets),
+        "budget_tiers": lambda budgets, use="chat": budget_tiers(site, budgets, use),
+        "policy_note": lambda: advice_text.policy_note(site),
         "split_modes": lambda model, quant, ids: split_modes(site, model, quant, ids),
         "offload_compare": lambda model, quant, ids: offload_compare(site, model, quant, ids),
         "runtimes_table": lambda: software(site),
-        "example_commands": lambda model, machine, quant, context=32768: example_commands(site, model, machine, quant, context),
+        "example_commands": lambda model, machine, quant=None, context=None, use="chat":
+            example_commands(site, model, machine, quant, context, use),
         "faq_memory": lambda model, quants, context=4096: faq_memory(site, model, quants, context),
         "faq_fit": lambda model, machine, quant, context=4096: faq_fit(site, model, machine, quant, context),
-        "faq_cheapest": lambda model, target: faq_cheapest(site, model, target),
+        "faq_cheapest": lambda model, target=None, use="chat": faq_cheapest(site, model, target, use),
         "faq_active": lambda model: faq_active(site, model),
         "estimate_note": lambda base="": estimate_note(base),
     }

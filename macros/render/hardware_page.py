@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from ..engine.memory import kv_bytes_per_token
-from ..engine import money, search
-from . import fmt
+from ..engine import advice, money
+from . import advice_text, commands, fmt
 from .common import FAMILY, Site, admonition, details, estimate_note, table
 from .fmt import esc
 
@@ -52,89 +51,77 @@ def featured_note(base: str = BASE) -> str:
             f"[models index]({base}models/index.md) or try it in the [calculator]({base}calculator.md).\n")
 
 
-def fit_rows(site: Site, mid: str):
-    """(model id, quants that fit entirely, best quant, its estimate) for every featured model that runs here.
-    Memory grows with bits per weight, so every quant with fewer bits than the best fitting one fits too."""
+def fit_rows(site: Site, mid: str, use: str = "chat"):
+    """(model id, recommendation) for every featured model with a usable setup here, Qwen 3.5 first,
+    largest first."""
     m = site.entry(mid).machine
     models = sorted(site.featured_models(), key=lambda x: (site.catalog.models[x].family != FAMILY,
                                                            -site.engine.params(x).total.total))
     out = []
     for model_id in models:
-        b = site.best(model_id, m)
-        if not b:
-            continue
-        q, e = b
-        top = site.engine.bits(q).body_bpw
-        fitting = [x for x in site.quants() if site.engine.bits(x).body_bpw <= top] if e.placement.fits else []
-        out.append((model_id, fitting, q, e))
+        rec = site.recommend(model_id, m, use)
+        if rec.pick is not None:
+            out.append((model_id, rec))
     return out
 
 
-def best_model(site: Site, mid: str) -> tuple[str, str, object] | None:
-    """The featured Qwen 3.5 model with the most parameters whose best quant fits entirely; else the largest
-    that runs."""
+def best_model(site: Site, mid: str, use: str = "chat"):
+    """The featured Qwen 3.5 model with the most parameters that the policy recommends here; else the
+    largest with a compromise; None when none is usable."""
     m = site.entry(mid).machine
     fam = sorted((x for x in site.featured_models() if site.catalog.models[x].family == FAMILY),
                  key=lambda x: -site.engine.params(x).total.total)
-    runs = None
+    compromise = None
     for model_id in fam:
-        b = site.best(model_id, m)
-        if b and b[1].placement.fits:
-            return model_id, b[0], b[1]
-        if b and runs is None:
-            runs = (model_id, b[0], b[1])
-    return runs
+        rec = site.recommend(model_id, m, use)
+        if rec.status == "recommended":
+            return model_id, rec
+        if rec.status == "compromise" and compromise is None:
+            compromise = (model_id, rec)
+    return compromise
 
 
 def best_section(site: Site, mid: str) -> str:
-    b = best_model(site, mid)
-    if b is None:
-        return featured_note() + "\nNo featured Qwen 3.5 model runs on it in the catalog's terms.\n"
-    model_id, q, e = b
-    m = site.entry(mid).machine
-    need = "fits" if e.placement.fits else "runs"
-    ctx = site.max_context(model_id, q, m, need)
-    out = featured_note() + "\n" + (
-           f"**{site.model_link(model_id, BASE)} at `{esc(q)}`**: {fmt.placement(e.placement.placement)}, "
-           f"{fmt.tok_s(e.decode_tok_s)} decode and {fmt.tok_s(e.prefill_tok_s)} prefill (estimates), "
-           f"up to {fmt.tokens(ctx)} tokens of context.\n")
-    body = ("The featured Qwen 3.5 models are tried from the largest down; for each, the quant with the most bits per "
-            "weight that fits entirely in accelerator memory at 4,096 tokens wins; if none fits, the largest "
-            "model that runs with system RAM is shown. The context is the largest power of two (or the model's "
-            "native limit) at which the same holds.\n\n"
-            f"Memory needed {fmt.gb(e.memory.total)}; accelerator budget {fmt.gb(e.placement.budget_bytes)}; "
-            f"headroom {fmt.gb(e.placement.headroom_bytes)}.")
-    return out + details(body)
+    out = [featured_note()]
+    for use in advice.USES:
+        b = best_model(site, mid, use)
+        if b is None:
+            out.append(f"- **{esc(use.capitalize())}:** no featured Qwen 3.5 model runs on it usefully.")
+            continue
+        model_id, rec = b
+        out.append("- " + advice_text.line(site, rec, "this machine", site.model_link(model_id, BASE)))
+    text = "\n".join(out) + "\n"
+    b = best_model(site, mid, "chat")
+    if b is not None:
+        model_id, rec = b
+        text += "\n**Set it up** (chat):\n\n" + commands.setup_block(site, model_id, rec)
+    return text + details("The featured Qwen 3.5 models are tried from the largest down; the first the policy "
+                          "recommends for each use is shown (else the largest compromise).\n\n" +
+                          advice_text.policy_note(site))
 
 
 def fits_section(site: Site, mid: str) -> str:
     rows = fit_rows(site, mid)
     if not rows:
-        return featured_note() + "\nNo featured model runs on it.\n"
+        return featured_note() + "\nNo featured model runs on it usefully.\n"
     t = []
-    for model_id, fitting, q, e in rows:
+    for model_id, rec in rows:
+        e = rec.estimate
         p = e.placement
-        ctx = None
-        if p.fits:
-            a = site.catalog.models[model_id].architecture
-            ctx = search.context_from_headroom(e.context, p.headroom_bytes, kv_bytes_per_token(a),
-                                                a.max_position_embeddings)
         how = fmt.placement(p.placement)
         if p.ram_bytes and p.placement != "cpu":
             how += f" ({fmt.pct(p.offloaded_fraction)} in RAM)"
-        t.append([site.model_link(model_id, BASE), " ".join(f"`{esc(x)}`" for x in fitting) or "none",
-                  f"`{esc(q)}`", how, fmt.gb(e.memory.total), fmt.gb(p.headroom_bytes) if p.fits else "-",
-                  fmt.tokens(ctx) if ctx else "-", fmt.tok_s(e.decode_tok_s)])
+        free, _ = advice.headroom(site.engine, e)
+        t.append([site.model_link(model_id, BASE), esc(rec.status), f"`{esc(rec.quant)}`", fmt.tokens(rec.context), how,
+                  fmt.gb(e.memory.total), fmt.gb(free), fmt.tok_s(e.decode_tok_s),
+                  advice_text.quality_figure(site, model_id, rec.quant)])
     out = featured_note() + "\n"
-    out += table(["model", "quants that fit entirely", "best quant", "placement", "memory at 4K, GB",
-                  "headroom, GB", "largest context that fits", "decode (estimate)"], t)
-    body = ("Every featured model for which at least one of " + ", ".join(f"`{esc(x)}`" for x in site.quants()) +
-            " runs. 'Quants that fit entirely' need no system RAM at 4,096 tokens of f16 KV cache, batch 1; the "
-            "figures are for the best of them (most bits per weight), or for the best quant that runs with "
-            "system RAM when none fits. Headroom is the accelerator memory left after weights, cache, state and "
-            "buffers; the largest context is 4,096 + headroom / KV bytes per token, rounded down to a multiple "
-            "of 1,024 and capped at the model's native limit (only the KV cache grows with the context; flash "
-            "attention keeps the buffers fixed). GB = 10^9 bytes.")
+    out += table(["model", "verdict", "quant", "context, tokens", "placement", "memory, GB", "headroom, GB",
+                  "decode (estimate)", "quality cost"], t)
+    body = ("For each featured model, the setup the recommendation policy picks for chat on this machine, "
+            "among " + ", ".join(f"`{esc(x)}`" for x in site.quants()) + ". Memory is at the context shown; "
+            "headroom is what stays free in the tightest memory the placement uses. GB = 10^9 bytes.\n\n" +
+            advice_text.policy_note(site))
     return out + details(body)
 
 
@@ -158,9 +145,9 @@ def hardware_page(site: Site, mid: str) -> str:
         f"# {esc(ent.name)}\n",
         ("A named build from the catalog." if ent.kind == "rig" else "A hardware item from the catalog.") +
         " Every figure below is computed at build time.\n",
+        "## Best for you\n", best_section(site, mid),
         estimate_note(BASE),
         "## Specs\n", specs(site, mid),
-        "## Best model for it\n", best_section(site, mid),
         "## What fits\n", fits_section(site, mid),
         "## Caveats\n", caveats(site, mid),
     ])

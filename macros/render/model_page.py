@@ -5,7 +5,8 @@ from __future__ import annotations
 from ..engine.memory import kv_bytes_per_token, recurrent_state_bytes
 from ..engine.params import head_dim, n_full_attention_layers, n_linear_attention_layers
 from ..engine import search
-from . import charts, commands, fmt
+from ..engine import advice
+from . import advice_text, charts, commands, fmt
 from .common import CONTEXTS, Site, admonition, details, estimate_note, parts_table, table
 from .fmt import esc
 
@@ -107,6 +108,36 @@ def memory_chart(site: Site, mid: str) -> str:
     return "\n" + charts.svg(f"mem-{mid}", draw, alt=f"memory vs context for {site.catalog.models[mid].name}") + "\n"
 
 
+def quality_section(site: Site, mid: str) -> str:
+    """Each quant's departure from BF16 for this model: measured where published, else the fitted estimate."""
+    rows = []
+    for q in site.quants():
+        qual = advice.quality(site.engine, mid, q)
+        extra = []
+        for r in qual.records:
+            if r.metric == "kld_mean":
+                continue
+            url = next((s.url for s in r.source if s.url), None)
+            label = {"ppl_ratio": "PPL ratio", "top_token_pct": "same top token, %",
+                     "benchmark_error_increase_pct": "benchmark error increase, %",
+                     "benchmark_recovery_pct": "benchmark score recovered, %"}[r.metric]
+            extra.append(f'{label} {r.value:g} (<a href="{esc(url)}">source</a>)' if url else f"{label} {r.value:g}")
+        rows.append([f"`{esc(q)}`", fmt.bpw(site.engine.bits(q).body_bpw), advice_text.quality_figure(site, mid, q),
+                     "; ".join(extra) or "-"])
+    out = table(["quant", "bits/weight (body)", "departure from BF16 (mean KL divergence)", "other measurements"],
+                rows, ["l", "r", "l", "l"])
+    fit = advice.quality_model(site.engine).fit
+    body = ("Mean KL divergence (KLD, nats) compares the quantized model's next-token distribution with the "
+            "unquantized one over a text; 0 means identical. Where the catalog has a published measurement for "
+            "this model and quant it is shown with its source (recipes differ between uploaders; the file from "
+            "the repository the commands download is preferred). Otherwise the figure is an estimate from "
+            "ln(KLD) = a + b x bits per weight + c x ln(parameters in billions), fitted to the catalog's "
+            "published measurements" + (f" ({fit.points} points; 68% within a factor of {fit.factor:.1f}; model "
+            f"sizes held to the measured {fit.params_b_range[0]:.0f} to {fit.params_b_range[1]:.0f} B, so a larger "
+            "model gets no credit for its size)" if fit else "") + ".")
+    return out + details(body)
+
+
 def kv_section(site: Site, mid: str) -> str:
     a = site.catalog.models[mid].architecture
     rows = []
@@ -133,110 +164,106 @@ def featured_note(base: str = BASE) -> str:
             f"[hardware index]({base}hardware/index.md) or try it in the [calculator]({base}calculator.md).\n")
 
 
-def runs_rows(site: Site, mid: str):
-    """(entry, quant, estimate) for every featured machine on which the model runs, fastest first."""
+def runs_rows(site: Site, mid: str, use: str = "chat"):
+    """(entry, recommendation) for every featured machine with a usable setup, recommended ones first,
+    then fastest first."""
     out = []
     for ent in site.featured_entries().values():
-        best = site.best(mid, ent.machine, 4096)
-        if best:
-            out.append((ent, best[0], best[1]))
-    out.sort(key=lambda r: -(r[2].decode_tok_s or 0))
+        rec = site.recommend(mid, ent.machine, use)
+        if rec.pick is not None:
+            out.append((ent, rec))
+    out.sort(key=lambda r: (r[1].status != "recommended", -(r[1].estimate.decode_tok_s or 0)))
     return out
 
 
 def hardware_section(site: Site, mid: str, rows) -> str:
     if not rows:
-        return featured_note() + "\nNo featured machine runs it, even with system RAM.\n"
+        return featured_note() + "\nNo featured machine runs it usefully, even with system RAM.\n"
     t = []
-    for ent, q, e in rows:
+    for ent, rec in rows:
+        e = rec.estimate
         p = e.placement
         how = fmt.placement(p.placement)
         if p.ram_bytes and p.placement != "cpu":
             how += f" ({fmt.pct(p.offloaded_fraction)} of weights)"
-        t.append([site.machine_link(ent.id, BASE), ent.kind, f"`{esc(q)}`", how,
-                  fmt.gb(e.memory.total), fmt.gb(p.headroom_bytes) if p.fits else "-",
-                  fmt.tok_s(e.decode_tok_s), fmt.tok_s(e.prefill_tok_s)])
-    out = table(["machine", "kind", "best quant", "placement", "memory, GB", "GPU headroom, GB",
-                 "decode (estimate)", "prefill (estimate)"], t)
+        free, _ = advice.headroom(site.engine, e)
+        t.append([site.machine_link(ent.id, BASE), esc(rec.status), f"`{esc(rec.quant)}`", fmt.tokens(rec.context), how,
+                  fmt.gb(free), fmt.tok_s(e.decode_tok_s), fmt.tok_s(e.prefill_tok_s),
+                  advice_text.quality_figure(site, mid, rec.quant)])
+    out = table(["machine", "verdict", "quant", "context, tokens", "placement", "headroom, GB",
+                 "decode (estimate)", "prefill (estimate)", "quality cost"], t)
     out = featured_note() + "\n" + out
-    ent, q, e = rows[0]
-    body = ("For each machine the quant shown is the one with the most bits per weight that fits entirely in "
-            "accelerator memory at 4,096 tokens, or failing that the most bits that runs with system RAM, among " +
-            ", ".join(f"`{esc(x)}`" for x in site.quants()) + ".\n\n"
-            f"Decode time per token on the fastest, {site.machine_link(ent.id, BASE)} at `{esc(q)}`, by term "
+    ent, rec = rows[0]
+    e = rec.estimate
+    body = (advice_text.policy_note(site) + "\n\n"
+            f"Decode time per token on {site.machine_link(ent.id, BASE)} at `{esc(rec.quant)}`, by term "
             f"(bytes read per token: {fmt.gb(e.decode.bytes_read.total)}):\n\n" +
             parts_table(e.decode.terms, fmt.ms) + f"\n1 / {fmt.ms(e.decode.seconds_per_token)} = **{fmt.tok_s(e.decode_tok_s)}**.")
     return out + details(body)
 
 
-def recommended(site: Site, mid: str, rows) -> tuple[str, tuple | None]:
-    lines = []
-    fits = [r for r in rows if r[2].placement.fits]
-    pick = None
-    if fits:
-        ent, q, e = fits[0]
-        lines.append(f"- **Fastest that holds it all in accelerator memory:** {site.machine_link(ent.id, BASE)} at "
-                     f"`{esc(q)}`, {fmt.tok_s(e.decode_tok_s)} (estimate).")
-        pick = fits[0]
-    priced = [(r, r[0].machine.price_usd) for r in fits if r[0].machine.price_usd]
-    q4 = site.engine.bits("Q4_K_M").body_bpw if "Q4_K_M" in site.catalog.quants else 0
-    good = [(r, p) for r, p in priced if site.engine.bits(r[1]).body_bpw >= q4]
-    if good:
-        (ent, q, e), price = min(good, key=lambda x: x[1])
-        lines.append(f"- **Cheapest listed price that fits it at 4 bits or more:** {site.machine_link(ent.id, BASE)} "
-                     f"({fmt.usd(price)}) at `{esc(q)}`, {fmt.tok_s(e.decode_tok_s)}.")
-    offload = [r for r in rows if not r[2].placement.fits]
-    if offload:
-        ent, q, e = offload[0]
-        lines.append(f"- **Fastest with part of it in system RAM:** {site.machine_link(ent.id, BASE)} at `{esc(q)}`, "
-                     f"{fmt.placement(e.placement.placement)}, {fmt.tok_s(e.decode_tok_s)}.")
-        if pick is None:
-            pick = offload[0]
-    rigs = [r for r in rows if r[0].kind == "rig"]
-    if rigs:
-        pick = rigs[0] if pick is None or pick[0].kind != "rig" else pick
-    if not lines:
-        lines.append("- No featured machine runs it.")
+def priced(site: Site, ent) -> float | None:
+    """A price that may enter a ranking: none for a rig priced for its GPUs only."""
+    if ent.kind == "rig" and getattr(site.catalog.rigs[ent.id], "price_scope", None) == "gpus_only":
+        return None
+    return ent.machine.price_usd
+
+
+def best_for_you(site: Site, mid: str) -> tuple[str, tuple | None]:
+    """One line per use: the cheapest priced featured machine the policy recommends, and the fastest.
+    Returns the text and the (entry, recommendation) the commands section is written for."""
+    m = site.catalog.models[mid]
+    lines, pick = [], None
+    for use in advice.USES:
+        rows = runs_rows(site, mid, use)
+        ok = [r for r in rows if r[1].status == "recommended"]
+        cheap = [(r, priced(site, r[0])) for r in ok if priced(site, r[0])]
+        if cheap:
+            (ent, rec), price = min(cheap, key=lambda x: (x[1], -(x[0][1].estimate.decode_tok_s or 0)))
+            lines.append("- " + advice_text.line(site, rec, f"{site.machine_link(ent.id, BASE)} ({fmt.usd(price)})",
+                                                 esc(m.name)))
+            if pick is None:
+                pick = (ent, rec)
+        if ok:
+            ent, rec = ok[0]
+            if not cheap or ent.id != min(cheap, key=lambda x: x[1])[0][0].id:
+                lines.append(f"    - Fastest for {esc(use)} (alternative): {site.machine_link(ent.id, BASE)} at "
+                             f"`{esc(rec.quant)}`, {fmt.tok_s(rec.estimate.decode_tok_s)}.")
+            if pick is None:
+                pick = (ent, rec)
+        elif rows:
+            ent, rec = rows[0]
+            lines.append("- " + advice_text.line(site, rec, site.machine_link(ent.id, BASE), esc(m.name)))
+            if pick is None:
+                pick = (ent, rec)
+        else:
+            lines.append(f"- **{esc(use.capitalize())}:** no featured machine runs it usefully.")
     return featured_note() + "\n" + "\n".join(lines) + "\n", pick
 
 
-def commands_section(site: Site, mid: str, pick, rows) -> str:
+def commands_section(site: Site, mid: str, pick) -> str:
     if pick is None:
-        return "No featured machine runs it, so no command is computed.\n"
+        return "No featured machine runs it usefully, so no command is computed.\n"
     m = site.catalog.models[mid]
-    ent, q, _ = pick
-    need = "fits" if _.placement.fits else "runs"
-    ctx = site.max_context(mid, q, ent.machine, need) or 2048
-    ctx = min(ctx, CMD_CONTEXT)
-    e = site.estimate(mid, q, context=ctx, machine=ent.machine)
-    out = [f"For {site.machine_link(ent.id, BASE)} at `{esc(q)}` with a {fmt.tokens(ctx)}-token context "
-           f"({fmt.placement(e.placement.placement)}):\n",
-           "**llama.cpp**\n", commands.block(commands.llama_cpp(site.catalog, m, q, e, ctx)),
-           "**Ollama** (Modelfile, then `ollama create` and `ollama run`)\n",
-           commands.block(commands.ollama(site.catalog, m, q, e, ctx), "text")]
-    n = ent.machine.count
-    if ent.machine.kind == "gpu":
+    ent, rec = pick
+    out = [f"For {site.machine_link(ent.id, BASE)} at `{esc(rec.quant)}` with a {fmt.tokens(rec.context)}-token "
+           f"context ({fmt.placement(rec.estimate.placement.placement)}), the setup recommended above:\n",
+           commands.setup_block(site, mid, rec)]
+    mach = ent.machine
+    if mach.kind == "gpu" and not mach.host:
         vq = next((x for x in ("FP8", "AWQ-INT4") if x in site.catalog.quants), None)
         if vq:
-            mode = "tensor_parallel" if n > 1 else "layer_split"
-            ve = site.estimate(mid, vq, context=ctx, machine=ent.machine, mode=mode)
+            mode = "tensor_parallel" if mach.count > 1 else "layer_split"
+            ve = site.estimate(mid, vq, context=rec.context, machine=mach, mode=mode)
             if ve.placement.fits:
-                out += [f"**vLLM** (`{esc(vq)}` weights, tensor parallel over {n} GPU(s), "
+                out += [f"**vLLM** (alternative: `{esc(vq)}` weights, tensor parallel over {mach.count} GPU(s), "
                         f"{fmt.tok_s(ve.decode_tok_s)} estimated)\n",
-                        commands.block(commands.vllm(site.catalog, m, n, ctx))]
-            else:
-                out.append(f"**vLLM** keeps every weight in GPU memory; `{esc(vq)}` needs "
-                           f"{fmt.gb(ve.memory.total)} here, more than this machine's GPUs hold, so no vLLM command.\n")
-    mac = next((r for r in rows if r[0].machine.kind == "unified"
-                and r[0].machine.accelerators[0].backend == "metal"), None)
-    if mac:
-        ment = mac[0]
-        mctx = min(site.max_context(mid, mac[1], ment.machine, "runs") or 2048, CMD_CONTEXT)
-        out += [f"**MLX** on {site.machine_link(ment.id, BASE)} (the fastest featured Mac for it):\n",
-                commands.block(commands.mlx(site.catalog, m, mctx))]
+                        commands.block(commands.vllm(site.catalog, m, mach.count, rec.context))]
     body = ("`-ngl` is the number of layers the engine places on the GPU(s); `--n-cpu-moe` the number of layers "
-            "whose routed experts stay in system RAM; `-c` the context the placement was computed for. Flag names "
-            "come from `catalog/runtimes.yaml`. File names are placeholders for the download you choose.")
+            "whose routed experts stay in system RAM; `-c` the context the placement was computed for; `-fa on` "
+            "turns on flash attention (the compute buffers the engine counts assume it); `--parallel 1` keeps one "
+            "slot so the whole context serves one conversation. Flag names come from the runtime catalog; "
+            "repositories and file names from the download catalog.")
     return "\n".join(out) + details(body)
 
 
@@ -252,17 +279,18 @@ def caveats(site: Site, mid: str) -> str:
 def model_page(site: Site, mid: str) -> str:
     m = site.catalog.models[mid]
     rows = runs_rows(site, mid)
-    rec, pick = recommended(site, mid, rows)
+    rec, pick = best_for_you(site, mid)
     return "\n".join([
         f"# {esc(m.name)}\n",
         f"{_sentence_case(esc(kind_label(m.architecture)))} model of the `{esc(m.family)}` family. "
         "Every figure below is computed from the catalog at build time.\n",
+        "## Best for you\n", rec,
         estimate_note(BASE),
         "## Specs\n", specs(site, mid),
         "## Memory by quantization and context\n", memory_section(site, mid),
+        "## Quality by quantization\n", quality_section(site, mid),
         "## KV cache and recurrent state\n", kv_section(site, mid),
         "## Hardware that runs it\n", hardware_section(site, mid, rows),
-        "## Recommended setups\n", rec,
-        "## Commands\n", commands_section(site, mid, pick, rows),
+        "## Commands\n", commands_section(site, mid, pick),
         "## Caveats\n", caveats(site, mid),
     ])

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from ..engine.memory import kv_bytes_per_token, recurrent_state_bytes
-from . import charts, fmt
+from . import advice_text, charts, fmt
 from .common import CONTEXTS, Site, details, estimate_note, table
 from .fmt import esc
 from .model_page import attention_layout, kind_label
 
 
-def what_can_i_run(site: Site, machine_ids: list[str], base: str = "") -> str:
+def what_can_i_run(site: Site, machine_ids: list[str], base: str = "", use: str = "chat") -> str:
     ids = [i for i in machine_ids if i in site.entries()]
     models = sorted(site.family_models(), key=lambda x: site.engine.params(x).total.total)
     head = ["model"] + [site.machine_link(i, base) for i in ids]
@@ -17,17 +17,15 @@ def what_can_i_run(site: Site, machine_ids: list[str], base: str = "") -> str:
     for mid in models:
         row = [site.model_link(mid, base)]
         for i in ids:
-            b = site.best(mid, site.entry(i).machine)
-            if not b:
-                row.append("does not fit")
-                continue
-            q, e = b
-            row.append(f"`{esc(q)}` {fmt.placement(e.placement.placement)}, {fmt.tok_s(e.decode_tok_s)}")
+            row.append(advice_text.cell(site, site.recommend(mid, site.entry(i).machine, use), base))
         rows.append(row)
     out = table(head, rows, ["l"] + ["l"] * len(ids))
-    body = ("Each cell: the quant with the most bits per weight that fits entirely in accelerator memory at 4,096 "
-            "tokens (else the most bits that runs using system RAM), where it is placed, and the estimated decode "
-            "speed at batch 1. Quants tried: " + ", ".join(f"`{esc(q)}`" for q in site.quants()) + ".")
+    body = (f"Each cell is the site's recommendation for {esc(use)}: the quant, the context it holds, the estimated "
+            "decode speed at batch 1 with that context filled, and the quality cost as KL divergence from BF16 "
+            "('est.' where no one has measured it for that model). 'Compromise' means no setup meets every "
+            "threshold and the fastest one within the quality floor is shown; 'not usefully' means none is usable. "
+            "Quants tried: " + ", ".join(f"`{esc(q)}`" for q in site.quants()) + ".\n\n" +
+            advice_text.policy_note(site))
     return estimate_note(base) + out + details(body)
 
 
