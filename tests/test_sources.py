@@ -137,3 +137,13 @@ def test_hardware_header_reads_capacities_as_gib():
     from pathlib import Path
     head = "".join((Path(sources.ROOT) / "catalog" / "hardware.yaml").read_text().splitlines(True)[:8])
     assert "GiB" in head and "memory_gb 1e9" not in head
+
+
+def test_rigs_priced_from_parts_say_what_the_price_covers(catalog):
+    """A rig without its own price gets one from its parts (8 RTX 5090s at $1,999 = $15,992); that price must
+    say whether it is the whole machine (a Mac is its one part) or the GPUs alone (kept out of rankings)."""
+    from macros.engine.machine import machine_from_rig
+    for rid, rig in catalog.rigs.items():
+        if rig.price_usd is None and machine_from_rig(rig, catalog.hardware).price_usd:
+            assert rig.price_scope in ("whole", "gpus_only"), rid
+    assert catalog.rigs["8x-rtx-5090"].price_scope == "gpus_only"
