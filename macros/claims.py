@@ -17,10 +17,12 @@ Our own checked sentences (`checked_sentence`) use the same evaluation and raise
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
+import re
 from collections import Counter
 from typing import Any
+
+from .jsonout import strict_json
 
 from .catalog.schema import Claim, ClaimQuery
 from .engine import Engine, EngineInputError, Estimate
@@ -498,8 +500,14 @@ class Coverage:
         return min(1.0, self.registered / self.numeric_claims) if self.numeric_claims else 1.0
 
 
+def is_numeric(c: Claim) -> bool:
+    """A claim that states a figure (the registry also holds a few claims in words, e.g. a license or an encoding)."""
+    return (c.claimed_value is not None or c.claimed_low is not None or c.claimed_high is not None
+            or c.no_such is not None or re.search(r"(?<![A-Za-z])\d", c.quote) is not None)
+
+
 def coverage(engine: Engine) -> list[Coverage]:
-    counts = Counter(c.guide for c in engine.catalog.claims.values())
+    counts = Counter(c.guide for c in engine.catalog.claims.values() if is_numeric(c))
     return [Coverage(g.id, g.title, g.numeric_claims, counts[g.id], len(g.skipped))
             for g in engine.catalog.claim_guides.values()]
 
@@ -510,7 +518,7 @@ def coverage(engine: Engine) -> list[Coverage]:
 def print_claims(engine: Engine, as_json: bool = False) -> int:
     verdicts = check_all(engine)
     if as_json:
-        print(json.dumps([v.to_json() for v in verdicts], indent=2, sort_keys=True, default=str))
+        print(strict_json([v.to_json() for v in verdicts], indent=2, sort_keys=True, default=str))
         return 0
     for v in verdicts:
         ours = "-" if v.ours is None else (f"{v.ours:,.4g}" if isinstance(v.ours, float) else str(v.ours))
