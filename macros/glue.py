@@ -2,7 +2,8 @@
 
 Nothing is computed here. The catalog is loaded once per build (a broken catalog raises and
 the build stops), one Engine is shared by every page, and each page module contributes its
-macros through a `macros(ctx)` function returning {name: callable}.
+macros through a `macros(ctx)` function returning {name: callable}. `make serve` (macros/serve.py)
+calls define_env again after a catalog edit, on the same plugin, to register the macros anew.
 """
 
 import importlib
@@ -15,7 +16,8 @@ PAGE_MODULES = ("macros.render.pages", "macros.render.factcheck", "macros.calcul
 
 
 def _fresh_modules() -> None:
-    """Drop cached project modules so `make serve` picks up edits to macros/*.py on rebuild."""
+    """Drop cached project modules, so a process that builds twice (plain `mkdocs serve`) runs
+    the code as it is now."""
     for name in list(sys.modules):
         if name == "macros" or name.startswith("macros."):
             del sys.modules[name]
@@ -24,20 +26,20 @@ def _fresh_modules() -> None:
 def define_env(env):
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    _fresh_modules()
+    if not os.environ.get("GUIDE_KEEP_MODULES"):  # set by `make serve`, which reloads code itself
+        _fresh_modules()
     from macros.site import SiteContext
+
+    charts = sys.modules.get("macros.render.charts")
+    if charts is not None:  # a kept module: forget the charts drawn from the previous catalog
+        for cache in (charts._CACHE, charts._DONE):
+            cache.clear()
 
     ctx = SiteContext.load(ROOT / "catalog")
     env.variables["site_ctx"] = ctx
     env.conf["guide_site_ctx"] = ctx  # the hook that generates pages reads the same catalog
     for module_name in PAGE_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as err:
-            if err.name == module_name:
-                continue  # that part of the site is not written yet
-            raise
-        for name, fn in module.macros(ctx).items():
+        for name, fn in importlib.import_module(module_name).macros(ctx).items():
             env.macro(fn, name)
 
 
