@@ -19,6 +19,13 @@ def test_no_source_cites_a_path_outside_the_repository(catalog):
     assert not outside, f"{len(outside)} sources cite a path outside the repository, e.g. {outside[:5]}"
 
 
+def test_no_source_text_points_at_the_shared_notes(catalog):
+    """Notes and quotes name public pages, not the working notes this catalog was drafted from."""
+    bad = [f"{c.kind}/{c.record}" for c in sources.cited(catalog)
+           if re.search(r"shared/(reference|seeds)/", f"{c.source.note or ''} {c.source.quote or ''}")]
+    assert not bad, bad[:5]
+
+
 def test_no_source_uses_a_deny_listed_domain(catalog):
     bad = [f"{c.kind}/{c.record}: {c.source.url}" for c in sources.cited(catalog)
            if c.source.url and sources.denied(c.source.url)]
