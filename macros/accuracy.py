@@ -2,18 +2,24 @@
 
 Kinds: file size (the catalog's published artifacts and file-size measurements), KV and
 buffer memory, decode and prefill. Speed is shown twice: fitted on everything (in-sample)
-and held out (each device predicted by a fit that never saw it), the honest figure for
-hardware the engine has not seen.
+and held out leave-one-source-out (each measurement predicted by a fit that never saw its
+table or thread), the honest figure for setups the engine has not seen. Errors are ratios:
+|ln(predicted / measured)|, printed as the percentage exp(x) - 1, so -30% and +30% are a factor
+1.3 alike; the sign convention is that of the error column: positive when the engine is above.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import math
 import re
 from typing import Any
 
-from .engine import Engine, summarize_errors
+from .engine import Engine
+from .engine.estimate import BAND_CLASSES
+
+QWEN_FAMILY_PREFIXES = ("qwen3.5-", "qwen3.6-", "qwen3-next", "qwen3-coder-next")
 
 
 def naive_bits(quant_id: str) -> float | None:
@@ -22,15 +28,8 @@ def naive_bits(quant_id: str) -> float | None:
     return float(m.group(1)) if m else None
 
 
-def device_class(engine: Engine, hardware_id: str | None, backend: str | None) -> str:
-    if not hardware_id:
-        return "-"
-    hw = engine.catalog.hardware[hardware_id]
-    backend = backend or hw.backend
-    if hw.kind == "unified" and backend == "metal":
-        tier = next((t for t in ("Ultra", "Max", "Pro") if t in hw.name), "base")
-        return f"metal (Apple {tier})"
-    return f"{backend} ({hw.kind})"
+def family(model_id: str) -> str:
+    return "Qwen 3.5 family" if model_id.startswith(QWEN_FAMILY_PREFIXES) else "other models"
 
 
 def naive_prediction(engine: Engine, m) -> float | None:
@@ -45,13 +44,28 @@ def naive_prediction(engine: Engine, m) -> float | None:
     if m.kind == "prefill":
         hw = engine.catalog.hardware[m.hardware]
         if hw.fp16_tflops:
-            return hw.fp16_tflops * 1e12 / (2 * model.params_active_official_b * 1e9)
+            return hw.fp16_tflops * 1e12 * m.count / (2 * model.params_active_official_b * 1e9)
     return None
+
+
+def _pct(predicted: float | None, measured: float) -> float | None:
+    return None if predicted is None else 100 * (predicted - measured) / measured
+
+
+def summarize_ratio_errors(predicted_measured: list[tuple[float, float]]) -> dict[str, float]:
+    """Count, median and 90th percentile of the ratio error |ln(p / m)|, as percentages exp(x) - 1."""
+    logs = sorted(abs(math.log(p / m)) for p, m in predicted_measured if p and m)
+    if not logs:
+        return {"count": 0, "median": float("nan"), "p90": float("nan")}
+
+    def q(f):
+        return 100 * (math.exp(logs[min(len(logs) - 1, int(round(f * (len(logs) - 1))))]) - 1)
+    return {"count": len(logs), "median": q(0.5), "p90": q(0.9)}
 
 
 @functools.lru_cache(maxsize=4)
 def accuracy_table(engine: Engine) -> dict[str, Any]:
-    """Rows and summaries: per kind, per device class; in-sample, held out and naive."""
+    """Rows and summaries: per kind, per class and family; in-sample, held out and naive."""
     fitted = engine.accuracy_rows(held_out=False)
     held = engine.accuracy_rows(held_out=True)
     rows = []
@@ -60,13 +74,14 @@ def accuracy_table(engine: Engine) -> dict[str, Any]:
         if m.kind == "file_size":
             continue  # published file sizes are checked once, as artifacts, below
         naive = naive_prediction(engine, m)
+        speed = m.kind in ("decode", "prefill")
         rows.append({
             "id": m.id, "kind": m.kind, "model": m.model, "quant": m.quant, "hardware": m.hardware,
-            "count": m.count, "class": device_class(engine, m.hardware, m.backend), "measured": m.value,
+            "count": m.count, "class": engine.measurement_class(m) if speed and m.hardware else "-",
+            "family": family(m.model), "source": engine.source_group(m), "measured": m.value,
             "unit": m.unit, "predicted": f["predicted"], "error_pct": f["error_pct"],
             "held_out_predicted": h["predicted"], "held_out_error_pct": h["error_pct"],
-            "naive": naive, "naive_error_pct": None if naive is None else 100 * (naive - m.value) / m.value,
-            "memory_part": m.memory_part,
+            "naive": naive, "naive_error_pct": _pct(naive, m.value), "memory_part": m.memory_part,
         })
     for a in engine.catalog.artifacts.values():
         if a.reference_for:
@@ -74,41 +89,51 @@ def accuracy_table(engine: Engine) -> dict[str, Any]:
         predicted = engine.artifact_bytes(a.model, a.quant, a.includes_vision, a.includes_mtp)
         bits = naive_bits(a.quant)
         naive = engine.catalog.models[a.model].params_total_official_b * 1e9 * bits / 8 if bits else None
-        err = 100 * (predicted - a.size_bytes) / a.size_bytes
         rows.append({
             "id": a.id, "kind": "file_size", "model": a.model, "quant": a.quant, "hardware": None, "count": 1,
-            "class": "-", "measured": a.size_bytes, "unit": "bytes", "predicted": predicted, "error_pct": err,
-            "held_out_predicted": predicted, "held_out_error_pct": err, "naive": naive,
-            "naive_error_pct": None if naive is None else 100 * (naive - a.size_bytes) / a.size_bytes,
-            "memory_part": None,
+            "class": "-", "family": family(a.model), "source": "-", "measured": a.size_bytes, "unit": "bytes",
+            "predicted": predicted, "error_pct": _pct(predicted, a.size_bytes), "held_out_predicted": predicted,
+            "held_out_error_pct": _pct(predicted, a.size_bytes), "naive": naive,
+            "naive_error_pct": _pct(naive, a.size_bytes), "memory_part": None,
         })
     summary = []
-    kinds = ["file_size", "memory", "decode", "prefill"]
-    for kind in kinds:
+    for kind in ("file_size", "memory", "decode", "prefill"):
         group = [r for r in rows if r["kind"] == kind]
-        classes = sorted({r["class"] for r in group})
-        for cls in ["all"] + (classes if kind in ("decode", "prefill") else []):
-            sel = [r for r in group if cls == "all" or r["class"] == cls]
-            if kind == "memory":
-                sel = [r for r in sel if r["memory_part"] in ("kv_cache", "recurrent_state", "compute_buffer")]
+        if kind == "memory":
+            group = [r for r in group if r["memory_part"] in ("kv_cache", "recurrent_state", "compute_buffer")]
+        cuts = [("all", "all")]
+        if kind in ("decode", "prefill"):
+            cuts += [(fam, "all") for fam in ("Qwen 3.5 family", "other models")]
+            cuts += [(fam, cls) for fam in ("Qwen 3.5 family", "other models") for cls in BAND_CLASSES]
+        for fam, cls in cuts:
+            sel = [r for r in group if (fam == "all" or r["family"] == fam) and (cls == "all" or r["class"] == cls)]
+            if not sel and cls != "all":
+                continue
             summary.append({
-                "kind": kind, "class": cls,
-                "engine": summarize_errors([r["error_pct"] for r in sel if r["error_pct"] is not None]),
-                "held_out": summarize_errors([r["held_out_error_pct"] for r in sel if r["held_out_error_pct"] is not None]),
-                "naive": summarize_errors([r["naive_error_pct"] for r in sel if r["naive_error_pct"] is not None]),
+                "kind": kind, "family": fam, "class": cls,
+                "engine": summarize_ratio_errors([(r["predicted"], r["measured"]) for r in sel]),
+                "held_out": summarize_ratio_errors([(r["held_out_predicted"], r["measured"]) for r in sel]),
+                "naive": summarize_ratio_errors([(r["naive"], r["measured"]) for r in sel]),
             })
     sm = engine.speed_model
-    return {"rows": rows, "summary": summary, "factors": factor_table(engine),
-            "layer_weights": {"moe": sm.moe_layer_weight, "linear_attention": sm.linear_layer_weight,
-                              "expert_flops": sm.expert_flops_weight}}
+    bands = [{"kind": b.kind, "class": b.speed_class, "points": b.points, "p90_factor": b.factor,
+              "median_factor": b.median_factor, "enough": b.enough} for b in engine.band_table.values()]
+    return {"rows": rows, "summary": summary, "factors": factor_table(engine), "bands": bands,
+            "shared": {"moe_layer_weight": sm.moe_layer_weight, "kv_quant_read_factor": sm.kv_quant_read_factor,
+                       "offload_round_trip_us": sm.offload_sync_s * 1e6,
+                       "offload_prefill_gb_s": {k: v / 1e9 for k, v in sm.offload_prefill_bytes_s.items()}}}
 
 
 def factor_table(engine: Engine) -> list[dict[str, Any]]:
     sm = engine.speed_model
     out = []
-    for backend, f in [*sm.backends.items(), ("pooled", sm.pooled)]:
-        out.append({"backend": backend, "bandwidth_efficiency": f.bandwidth_efficiency,
-                    "layer_overhead_us": f.layer_overhead_s * 1e6, "compute_efficiency": f.compute_efficiency,
+    for key, f in [*sm.factors_by_key.items(), ("pooled", sm.pooled)]:
+        out.append({"backend": key, "bandwidth_efficiency": f.bandwidth_efficiency,
+                    "layer_overhead_us": f.layer_overhead_s * 1e6, "token_overhead_us": f.token_overhead_s * 1e6,
+                    "linear_layer_us": f.linear_layer_s * 1e6, "compute_efficiency": f.compute_efficiency,
+                    "linear_layer_prefill_gflop": f.linear_layer_prefill_flops / 1e9,
+                    "expert_call_gflop": f.expert_call_flops / 1e9,
+                    "attention_weight": f.attention_flops_weight,
                     "decode_points": f.decode_points, "prefill_points": f.prefill_points, "source": f.source})
     return out
 
@@ -119,30 +144,52 @@ def _fmt(s: dict) -> str:
     return f"{s['count']:>4} {s['median']:>6.1f}% {s['p90']:>6.1f}%"
 
 
+def _finite(x):
+    """JSON has no NaN or infinity: write them as null."""
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, dict):
+        return {k: _finite(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_finite(v) for v in x]
+    return x
+
+
 def print_accuracy(engine: Engine, as_json: bool = False, rows: bool = False) -> int:
     table = accuracy_table(engine)
     if as_json:
-        print(json.dumps(table, indent=2, sort_keys=True, default=str))
+        print(json.dumps(_finite(table), indent=2, sort_keys=True, default=str, allow_nan=False))
         return 0
-    print("Absolute percentage error: count, median, 90th percentile")
-    print(f"{'kind':10} {'device class':24} | {'engine (fitted)':>20} | {'engine (held out)':>20} | {'naive baseline':>20}")
+    print("Ratio error |ln(predicted / measured)| as a percentage: count, median, 90th percentile.")
+    print("Held out = leave-one-source-out: each measurement predicted by a fit without its table or thread.")
+    print(f"{'kind':9} {'models':16} {'class':17} | {'engine (fitted)':>20} | {'engine (held out)':>20} | "
+          f"{'naive baseline':>20}")
     for s in table["summary"]:
-        print(f"{s['kind']:10} {s['class']:24} | {_fmt(s['engine']):>20} | {_fmt(s['held_out']):>20} | {_fmt(s['naive']):>20}")
-    print("\nFitted speed factors (per backend)")
+        print(f"{s['kind']:9} {s['family']:16} {s['class']:17} | {_fmt(s['engine']):>20} | "
+              f"{_fmt(s['held_out']):>20} | {_fmt(s['naive']):>20}")
+    print("\nError bands printed beside every speed (90% of held-out measurements of the class lay within):")
+    for b in table["bands"]:
+        few = "" if b["enough"] else "  (too few measurements: shown wide)"
+        print(f"  {b['kind']:8} {b['class']:17} x/ {b['p90_factor']:.2f} on {b['points']} measurements{few}")
+    print("\nFitted speed factors (per class of device: backend, HBM parts, runtime)")
     for f in table["factors"]:
         ce = "-" if f["compute_efficiency"] is None else f"{f['compute_efficiency']:.2f}"
-        print(f"  {f['backend']:8} bandwidth efficiency {f['bandwidth_efficiency']:.2f}, per-layer cost "
-              f"{f['layer_overhead_us']:.1f} us, compute efficiency {ce}  ({f['source']})")
-    w = table["layer_weights"]
-    print(f"  fixed cost of an MoE layer: 1 + {w['moe']:.2f} plain layers; of a Gated DeltaNet layer: "
-          f"1 + {w['linear_attention']:.2f}; prefill cost of a routed-expert FLOP: 1 + {w['expert_flops']:.2f}"
-          " dense FLOPs (shared by all backends)")
+        print(f"  {f['backend']:14} bandwidth {f['bandwidth_efficiency']:.2f}, per layer {f['layer_overhead_us']:.1f} us, "
+              f"per Gated DeltaNet layer +{f['linear_layer_us']:.1f} us, per token {f['token_overhead_us']:.0f} us; "
+              f"compute {ce}, attention x{f['attention_weight']:.2f}, Gated DeltaNet {f['linear_layer_prefill_gflop']:.2f} GFLOP, expert call "
+              f"{f['expert_call_gflop']:.3f} GFLOP  ({f['source']})")
+    w = table["shared"]
+    print(f"  shared: an MoE layer counts 1 + {w['moe_layer_weight']:.2f} layers; a q8_0/q4_0 KV byte costs "
+          f"{w['kv_quant_read_factor']:.1f} f16 bytes; "
+          f"round trip per layer with experts in RAM {w['offload_round_trip_us']:.0f} us; RAM-held weights stream "
+          "through a micro-batch at " + ", ".join(f"{k} {v:.1f} GB/s" for k, v in w["offload_prefill_gb_s"].items()))
     if rows:
         print()
         for r in table["rows"]:
             if r["error_pct"] is None:
                 continue
+            held = "" if r["held_out_error_pct"] is None else f" held-out {r['held_out_error_pct']:+.1f}%"
             print(f"{r['id']:12} {r['kind']:9} {r['model']:22} {str(r['quant']):12} {str(r['hardware']):24} "
                   f"x{r['count']} measured {r['measured']:.4g} predicted {r['predicted']:.4g} ({r['error_pct']:+.1f}%)"
-                  f" held-out {r['held_out_error_pct']:+.1f}%")
+                  f"{held}")
     return 0

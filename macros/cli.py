@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -15,10 +16,12 @@ from typing import Any, Sequence
 
 from .catalog import CatalogError, load_catalog
 from .engine import KV_TYPES, Engine, EngineInputError, custom_machine
+from .jsonout import strict_json
 
 ROOT = Path(__file__).resolve().parents[1]
 EXIT_BAD_INPUT = 2
 EXIT_BAD_CATALOG = 1
+EXIT_INTERNAL = 3
 
 
 def catalog_root(args: argparse.Namespace) -> Path:
@@ -35,6 +38,31 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"error: {message} (see --help)\n")
 
 
+# The most devices one estimate takes: above any single machine or pod a reader sizes here, and it keeps
+# an estimate's time bounded (placement is linear in the device count).
+MAX_DEVICES = 256
+
+
+def number(kind: type, low: float, high: float, low_open: bool = False, unit: str = ""):
+    """An argparse type: a finite int or float in [low, high] (or (low, high]); else one clear line."""
+    def show(x: float) -> str:
+        return f"{int(x):,}" if float(x).is_integer() else f"{x:g}"
+    span = f"{'above' if low_open else 'from'} {show(low)} {'up ' if low_open else ''}to {show(high)}{unit}"
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except (TypeError, ValueError):
+            raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a {'whole ' if kind is int else ''}number "
+                                             f"(give one {span})") from None
+        if not math.isfinite(value) or value < low or value > high or (low_open and value == low):
+            raise argparse.ArgumentTypeError(f"{text[:40]!r} is out of range: give a finite number {span}")
+        return value
+
+    parse.__name__ = "whole number" if kind is int else "number"
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m macros", description=__doc__.splitlines()[0])
     parser.add_argument("--catalog", help="catalog folder (default: ./catalog or $GUIDE_CATALOG)")
@@ -45,17 +73,17 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--model", help="catalog model id")
     model.add_argument("--config", help="a Hugging Face config.json, for a model not in the catalog")
     e.add_argument("--quant", required=True, help="catalog quant id, e.g. Q4_K_M")
-    e.add_argument("--context", type=int, default=4096, help="context length in tokens (default 4096)")
+    e.add_argument("--context", type=number(int, 0, 2**24), default=4096, help="context length in tokens (default 4096)")
     e.add_argument("--kv-type", default="f16", help="KV cache precision: " + ", ".join(KV_TYPES))
-    e.add_argument("--batch", type=int, default=1, help="concurrent sequences (default 1)")
+    e.add_argument("--batch", type=number(int, 1, 4096), default=1, help="concurrent sequences (default 1)")
     e.add_argument("--hardware", help="catalog hardware or rig id")
-    e.add_argument("--count", type=int, default=1, help="number of identical devices (default 1)")
-    e.add_argument("--ram-gb", type=float, default=0.0, help="system RAM beside the GPUs, GB")
+    e.add_argument("--count", type=number(int, 1, MAX_DEVICES), default=None, help="number of identical devices (default 1)")
+    e.add_argument("--ram-gb", type=number(float, 0, 1 << 20, unit=" GB"), default=None, help="system RAM beside the GPUs, GB")
     e.add_argument("--runtime", help="runtime id (vllm and sglang use tensor parallel)")
-    e.add_argument("--bandwidth-gb-s", type=float, help="custom machine: memory bandwidth, GB/s")
-    e.add_argument("--memory-gb", type=float, help="custom machine: memory per device, GB")
+    e.add_argument("--bandwidth-gb-s", type=number(float, 0, 1e6, True, " GB/s"), help="custom machine: memory bandwidth, GB/s")
+    e.add_argument("--memory-gb", type=number(float, 0, 1 << 20, True, " GB"), help="custom machine: memory per device, GB")
     e.add_argument("--kind", choices=["gpu", "unified", "cpu"], help="custom machine: kind of memory")
-    e.add_argument("--tflops", type=float, help="custom machine: dense FP16 TFLOPS")
+    e.add_argument("--tflops", type=number(float, 0, 1e6, True), help="custom machine: dense FP16 TFLOPS")
     e.add_argument("--images", action="store_true", help="count the vision encoder")
     e.add_argument("--json", action="store_true", help="print JSON")
 
@@ -78,15 +106,45 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command. Every bad input ends in one line and exit 2 (a broken catalog: exit 1); a
+    traceback only for a bug, and then only with GUIDE_DEBUG=1 (otherwise one line and exit 3)."""
+    try:
+        return _main(argv)
+    except BrokenPipeError:  # `... | head`: the reader has what they wanted
+        _quiet_stdout()
+        return 0
+    except KeyboardInterrupt:
+        return 130
+    except RecursionError:
+        return _fail("the input is nested too deeply to read")
+    except Exception as err:  # a bug, not bad input: say so in one line
+        if os.environ.get("GUIDE_DEBUG"):
+            raise
+        print(f"internal error: {type(err).__name__}: {str(err)[:300]} (set GUIDE_DEBUG=1 for the traceback)",
+              file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+def _quiet_stdout() -> None:
+    """After a broken pipe, point stdout at /dev/null so the interpreter's final flush stays quiet."""
+    try:
+        if sys.stdout is sys.__stdout__:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "build":
-        from .build import build_site
-        return build_site(Path(args.site_dir))
     try:
         catalog = load_catalog(catalog_root(args))
     except CatalogError as err:
         print(err, file=sys.stderr)
         return EXIT_BAD_CATALOG
+    if args.command == "build":  # the catalog is checked first: its errors in one list, not after MkDocs' traceback
+        from .build import build_site
+        return build_site(Path(args.site_dir))
     engine = Engine(catalog)
     try:
         if args.command == "estimate":
@@ -116,19 +174,15 @@ def cmd_estimate(engine: Engine, args: argparse.Namespace) -> int:
             return _fail(str(err))
     else:
         model = args.model
-    custom = [args.bandwidth_gb_s, args.memory_gb, args.kind]
+    conflict = _conflicting_flags(engine, args)
+    if conflict:
+        return _fail(conflict)
+    count, ram_gb = args.count or 1, args.ram_gb or 0.0
     machine = None
-    if args.hardware and any(x is not None for x in custom):
-        return _fail("give either --hardware or --bandwidth-gb-s/--memory-gb/--kind, not both")
     if args.hardware:
-        machine = engine.machine(args.hardware, args.count, args.ram_gb)
-    elif any(x is not None for x in custom):
-        if any(x is None for x in custom):
-            return _fail("a custom machine needs --bandwidth-gb-s, --memory-gb and --kind")
-        machine = custom_machine(args.kind, args.memory_gb, args.bandwidth_gb_s, args.tflops, args.count,
-                                 args.ram_gb)
-    elif args.count != 1 or args.ram_gb:
-        return _fail("--count and --ram-gb need --hardware or a custom machine")
+        machine = engine.machine(args.hardware, count, ram_gb)
+    elif args.kind is not None:
+        machine = custom_machine(args.kind, args.memory_gb, args.bandwidth_gb_s, args.tflops, count, ram_gb)
     mode = "layer_split"
     if args.runtime:
         if args.runtime not in engine.catalog.runtimes:
@@ -140,10 +194,55 @@ def cmd_estimate(engine: Engine, args: argparse.Namespace) -> int:
     data = result.to_json()
     data["runtime"] = args.runtime
     if args.json:
-        print(json.dumps(data, indent=2, sort_keys=True))
+        print(strict_json(data, indent=2, sort_keys=True))
     else:
         print(_human(data))
     return 0
+
+
+def _conflicting_flags(engine: Engine, args: argparse.Namespace) -> str | None:
+    """A flag the estimate would ignore or contradict, as one sentence; None when the flags agree."""
+    custom = {"--bandwidth-gb-s": args.bandwidth_gb_s, "--memory-gb": args.memory_gb, "--kind": args.kind,
+              "--tflops": args.tflops}
+    given = [flag for flag, value in custom.items() if value is not None]
+    if args.hardware and given:
+        return f"give either --hardware or a custom machine ({'/'.join(custom)}), not both: {given[0]} with --hardware"
+    if given and not args.hardware:
+        missing = [f for f in ("--bandwidth-gb-s", "--memory-gb", "--kind") if custom[f] is None]
+        if missing:
+            return f"a custom machine needs --bandwidth-gb-s, --memory-gb and --kind (missing {', '.join(missing)})"
+    if not args.hardware and not given:
+        used = [f for f, v in (("--count", args.count), ("--ram-gb", args.ram_gb)) if v is not None]
+        if used:
+            return f"{' and '.join(used)} need --hardware or a custom machine"
+        return None
+    if args.hardware in engine.catalog.rigs:
+        for flag, value in (("--count", args.count), ("--ram-gb", args.ram_gb)):
+            if value is not None:
+                return (f"{flag} does not apply to the rig {args.hardware!r}: a rig fixes its devices and its "
+                        "system RAM (give a hardware id to choose them)")
+    kind = args.kind or (engine.catalog.hardware[args.hardware].kind if args.hardware in engine.catalog.hardware
+                         else None)
+    if kind in ("unified", "cpu") and (args.count or 1) > 1:
+        return f"--count {args.count}: a {kind} machine stands alone (only discrete GPUs are combined)"
+    if kind in ("unified", "cpu") and args.ram_gb:
+        return f"--ram-gb: a {kind} machine has one memory (give it as --memory-gb or use the catalog record)"
+    quant = engine.catalog.quants.get(args.quant)
+    backend = {"gpu": "cuda", "unified": "metal", "cpu": "cpu"}.get(args.kind or "")
+    if args.hardware in engine.catalog.hardware:
+        backend = engine.catalog.hardware[args.hardware].backend
+    elif args.hardware in engine.catalog.rigs:
+        first = engine.catalog.rigs[args.hardware].parts[0].hardware
+        backend = engine.catalog.hardware[first].backend if first in engine.catalog.hardware else None
+    if quant is not None and quant.format == "mlx" and backend not in (None, "metal"):
+        return f"the quant {quant.id!r} is an MLX file, which runs only on Apple silicon (Metal), not on {backend}"
+    runtime = engine.catalog.runtimes.get(args.runtime or "")
+    if runtime is not None and quant is not None and quant.format not in runtime.formats:
+        return (f"the runtime {runtime.id!r} does not load {quant.format} files (the quant {quant.id!r}); "
+                f"it loads {', '.join(runtime.formats)}")
+    if runtime is not None and backend is not None and backend not in runtime.backends:
+        return f"the runtime {runtime.id!r} does not run on {backend}; it runs on {', '.join(runtime.backends)}"
+    return None
 
 
 def _gb(x: float | None) -> str:
@@ -175,7 +274,7 @@ def _human(d: dict) -> str:
 def cmd_list(catalog, args: argparse.Namespace) -> int:
     records = getattr(catalog, args.kind)
     if args.json:
-        print(json.dumps({k: v.model_dump(mode="json") for k, v in records.items()}, indent=2, sort_keys=True))
+        print(strict_json({k: v.model_dump(mode="json") for k, v in records.items()}, indent=2, sort_keys=True))
     else:
         for key, record in records.items():
             print(f"{key}\t{getattr(record, 'name', '')}")

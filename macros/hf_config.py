@@ -21,18 +21,48 @@ _ALIASES = {
 }
 
 
+MAX_CONFIG_BYTES = 1 << 20  # real config.json files are a few KB
+
+
 class ConfigError(ValueError):
     pass
+
+
+def _json_kind(value) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "true/false", int: "a number",
+            float: "a number", type(None): "null"}.get(type(value), type(value).__name__)
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a number a config may hold (JSON has no NaN or Infinity)")
 
 
 def model_from_config(path: Path | str) -> Model:
     """A Model from a config.json; official parameter figures are the computed ones."""
     path = Path(path)
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
-        raise ConfigError(f"cannot read {path}: {err}") from err
-    text = dict(raw.get("text_config") or raw)
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{path}: {path.stat().st_size:,} bytes is too large for a config.json "
+                              f"(at most {MAX_CONFIG_BYTES:,})")
+        raw = json.loads(path.read_text(encoding="utf-8"), parse_constant=_no_constant)
+    except ConfigError:
+        raise
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a text file (a config.json is UTF-8 JSON)") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to be a config.json") from None
+    except json.JSONDecodeError as err:
+        raise ConfigError(f"{path}:{err.lineno}: not valid JSON ({err.msg})") from None
+    except OSError as err:
+        raise ConfigError(f"cannot read {path}: {err.strerror or err}") from None
+    except ValueError as err:
+        raise ConfigError(f"{path}: {err}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: a config.json is one JSON object ({{...}}), found {_json_kind(raw)}")
+    text = raw.get("text_config") or raw
+    if not isinstance(text, dict):
+        raise ConfigError(f"{path}: text_config must be a JSON object, found {_json_kind(text)}")
+    text = dict(text)
     for old, new in _ALIASES.items():
         if old in text and new not in text:
             text[new] = text[old]

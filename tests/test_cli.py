@@ -17,7 +17,10 @@ FIT_KEYS = {"fits", "placement", "gpu_bytes", "ram_bytes", "offloaded_fraction",
 
 
 def run(capsys, *args):
-    code = main(list(args))
+    try:
+        code = main(list(args))
+    except SystemExit as stop:  # argparse refuses a flag's value before main() runs
+        code = stop.code
     out = capsys.readouterr()
     return code, out.out, out.err
 
@@ -90,3 +93,139 @@ def test_broken_catalog_exits_nonzero(catalog_copy, capsys):
     code, _, err = run(capsys, "--catalog", str(catalog_copy), "list", "models")
     assert code == 1 and "models.yaml:" in err and "malformed YAML" in err
     assert len(err.splitlines()) == 2  # one problem, not a cascade of unknown references
+
+
+# --------------------------------------------------------------------------- hostile and careless input (issue 15)
+
+Q9 = ["--model", "qwen3.5-9b", "--quant", "Q4_K_M"]
+CUSTOM = ["--bandwidth-gb-s", "1000", "--memory-gb", "24", "--kind", "gpu"]
+
+
+def _one_line_exit_2(capsys, args, words=()):
+    code, out, err = run(capsys, *args)
+    assert code == 2, (code, out, err)
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    for word in words:
+        assert word in err, err
+    return err
+
+
+@pytest.mark.parametrize("flag, base", [
+    ("--ram-gb", ["--hardware", "rtx-4090"]), ("--count", ["--hardware", "rtx-4090"]),
+    ("--context", []), ("--batch", []),
+    ("--memory-gb", ["--bandwidth-gb-s", "1000", "--kind", "gpu"]),
+    ("--bandwidth-gb-s", ["--memory-gb", "24", "--kind", "gpu"]), ("--tflops", CUSTOM),
+])
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "-1", "1e400", "abc", "NaN", "1e99"])
+def test_numeric_flags_finite_and_in_range(capsys, flag, base, value):
+    """nan, infinities, negatives, huge and non-numbers: exit 2 with one line naming the flag."""
+    _one_line_exit_2(capsys, ["estimate", *Q9, *base, flag, value], [flag])
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--hardware", "2x-rtx-4090-128gb-ddr5", "--count", "2"], ["--count", "rig"]),
+    (["--hardware", "2x-rtx-4090-128gb-ddr5", "--ram-gb", "64"], ["--ram-gb", "rig"]),
+    (["--hardware", "rtx-4090", "--tflops", "80"], ["--tflops", "--hardware"]),
+    (["--hardware", "rtx-4090", "--memory-gb", "48"], ["--memory-gb", "--hardware"]),
+    (["--bandwidth-gb-s", "800", "--memory-gb", "128", "--kind", "unified", "--count", "4"], ["--count", "unified"]),
+    (["--bandwidth-gb-s", "800", "--memory-gb", "128", "--kind", "unified", "--ram-gb", "64"], ["--ram-gb"]),
+    (["--hardware", "apple-m4-max-128gb", "--count", "2"], ["count"]),
+    (["--count", "2"], ["--count", "--hardware"]),
+    (["--tflops", "80"], ["custom machine", "--memory-gb"]),
+])
+def test_conflicting_or_ignored_flags_refused(capsys, args, words):
+    _one_line_exit_2(capsys, ["estimate", *Q9, *args], words)
+
+
+def test_mlx_quant_on_cuda_refused(capsys, catalog):
+    mlx = next(q.id for q in catalog.quants.values() if q.format == "mlx")
+    for extra in ([], ["--runtime", "vllm"]):
+        _one_line_exit_2(capsys, ["estimate", "--model", "qwen3.5-9b", "--quant", mlx, "--hardware", "rtx-4090",
+                                  *extra], ["MLX", "cuda"])
+
+
+def test_count_is_capped_and_linear(capsys):
+    """--count 1000000 used to grow quadratically and hang: now capped with a clear line, and the time of an
+    estimate at the cap stays within a few times that at 8 GPUs (linear placement)."""
+    import time
+    _one_line_exit_2(capsys, ["estimate", *Q9, "--hardware", "rtx-4090", "--count", "1000000"], ["--count", "256"])
+    times = {}
+    for n in (8, 256):
+        t0 = time.perf_counter()
+        code, _, _ = run(capsys, "estimate", "--model", "qwen3.5-397b-a17b", "--quant", "Q4_K_M",
+                         "--hardware", "rtx-4090", "--count", str(n))
+        times[n] = time.perf_counter() - t0
+        assert code == 0
+    assert times[256] < 10, times
+
+
+CONFIGS = {
+    "list": b"[1, 2]", "null": b"null", "string": b'"config"', "number": b"5",
+    "binary": bytes(range(256)) * 4, "deep": b"[" * 100000 + b"]" * 100000,
+    "nan": b'{"num_hidden_layers": NaN}', "infinity": b'{"rope_theta": Infinity}',
+    "text_config": b'{"text_config": [1]}', "truncated": b'{"hidden_size": 4',
+    "empty": b"", "shape": b'{"num_hidden_layers": "many"}',
+}
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_bad_config_is_one_line(capsys, tmp_path, name):
+    path = tmp_path / f"{name}.json"
+    path.write_bytes(CONFIGS[name])
+    _one_line_exit_2(capsys, ["estimate", "--config", str(path), "--quant", "Q4_K_M"], [str(path)])
+
+
+def test_empty_catalog_folder_is_one_clear_error(capsys, tmp_path):
+    code, out, err = run(capsys, "--catalog", str(tmp_path), "estimate", *Q9)
+    assert code == 1 and "Traceback" not in err and str(tmp_path.name) in err, err
+    assert len(err.strip().splitlines()) <= 3, err
+
+
+def test_broken_pipe_is_quiet():
+    """`list hardware | head -1`: no BrokenPipeError traceback."""
+    proc = subprocess.run(f"{sys.executable} -m macros list hardware | head -1", shell=True, cwd=ROOT,
+                          capture_output=True, text=True)
+    assert proc.stdout.count("\n") == 1 and proc.stderr == "", proc.stderr
+
+
+def _strict_loads(text: str):
+    def refuse(name):
+        raise ValueError(f"invalid JSON constant {name}")
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_json_is_strict():
+    from macros.jsonout import strict_json
+    assert _strict_loads(strict_json({"a": float("nan"), "b": [float("inf"), 1.5], "c": (float("-inf"),)})) == \
+        {"a": None, "b": [None, 1.5], "c": [None]}
+
+
+@pytest.mark.parametrize("args", [["claims", "--json"], ["accuracy", "--json"],
+                                  ["estimate", *Q9, "--hardware", "rtx-4090", "--json"],
+                                  ["estimate", *Q9, *CUSTOM, "--json"]])
+def test_every_json_output_is_strict(capsys, args):
+    code, out, _ = run(capsys, *args)
+    assert code == 0
+    _strict_loads(out)
+
+
+def test_build_names_catalog_errors_first(catalog_copy):
+    """`python -m macros build` with a broken catalog: the problem list (file:line: field), no MkDocs traceback."""
+    from conftest import plant
+    line = plant(catalog_copy, "hardware.yaml", r"^(  memory_bandwidth_gb_s: )1792$", r"\1-1")
+    env = {**__import__("os").environ, "GUIDE_CATALOG": str(catalog_copy)}
+    proc = subprocess.run([sys.executable, "-m", "macros", "build", "--site-dir", str(catalog_copy.parent / "site")],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert f"hardware.yaml:{line}: rtx-5090: memory_bandwidth_gb_s" in proc.stderr, proc.stderr
+
+
+def test_internal_error_is_one_line(capsys, monkeypatch):
+    """A bug (not bad input) still ends in one line, exit 3; GUIDE_DEBUG=1 shows the traceback."""
+    import macros.cli as cli
+    monkeypatch.setattr(cli, "cmd_list", lambda *a: 1 / 0)
+    code, _, err = run(capsys, "list", "models")
+    assert code == 3 and "ZeroDivisionError" in err and len(err.strip().splitlines()) == 1
+    monkeypatch.setenv("GUIDE_DEBUG", "1")
+    with pytest.raises(ZeroDivisionError):
+        main(["list", "models"])

@@ -58,7 +58,12 @@ class Catalog:
     lines: dict[tuple[str, str], tuple[str, int]]  # (kind, id) -> (file, line)
 
     def constant(self, name: str) -> float:
-        return self.constants[name].value
+        """A constant's value; a missing one is a catalog error naming it (never a KeyError)."""
+        record = self.constants.get(name)
+        if record is None:
+            raise CatalogError([Problem(str(Path(self.root.name) / "constants"), 1, name,
+                                        "missing constant: the engine reads it; add it to catalog/constants/")])
+        return record.value
 
     def where(self, kind: str, record_id: str) -> str:
         file, line = self.lines[(kind, record_id)]
@@ -175,6 +180,9 @@ def load_catalog(root: Path | str) -> Catalog:
     if not root.is_dir():
         raise CatalogError([Problem(str(root), 1, "", "the catalog folder does not exist")])
     known = set(RECORD_TYPES)
+    if not any(_files_for(root, kind) for kind in known):
+        raise CatalogError([Problem(str(root), 1, "", "no catalog files here (models.yaml, hardware.yaml, ...): "
+                                    "is this the catalog folder?")])
     for entry in sorted(root.iterdir()):
         name = entry.stem if entry.suffix == ".yaml" else entry.name
         if (entry.suffix == ".yaml" or entry.is_dir()) and name not in known:

@@ -151,3 +151,19 @@ PLACEMENT_LABELS = {
 
 def placement(p: str) -> str:
     return PLACEMENT_LABELS.get(p, p)
+
+
+def _finite_or_na(fn):
+    """A number formatter that prints "n/a" for None, NaN or an infinity: a page never shows nan or inf."""
+    def wrapped(x, *args, **kwargs):
+        if x is None or (isinstance(x, float) and not math.isfinite(x)):
+            return "n/a"
+        return fn(x, *args, **kwargs)
+    wrapped.__name__, wrapped.__doc__, wrapped.__wrapped__ = fn.__name__, fn.__doc__, fn
+    return wrapped
+
+
+for _name in ("gb", "capacity", "gib", "mb", "small_bytes", "tok_s", "pct", "usd", "watts", "kwh", "params",
+              "tokens", "seconds", "ms", "bpw"):
+    if _name in globals():
+        globals()[_name] = _finite_or_na(globals()[_name])
