@@ -33,6 +33,7 @@
       new Tablesort(table);
       table.setAttribute("data-sortable-done", "1");
     });
+    document.documentElement.setAttribute("data-tables-ready", "1");
   }
   if (typeof document$ !== "undefined" && document$.subscribe) {
     document$.subscribe(prepare);
