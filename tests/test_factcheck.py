@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -11,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
-from macros.claims import check_all, check_claim, judge
+from macros.claims import check_all, check_claim, coverage, judge, judge_speed, speed_band
+from macros.engine.bands import SpeedBand
+from macros.render.factcheck import VERDICT_LABEL, claims_by_guide, summary_table
 from macros.catalog.schema import Claim
 
 
@@ -21,13 +24,168 @@ def _claim(**kw):
 
 
 def test_verdict_rules():
+    """Non-speed numbers: the claim's tolerance as a symmetric ratio; error ln(ours / claimed)."""
     q = {"output": "weights_gb", "model": "qwen3.5-9b", "quant": "Q4_K_M"}
-    assert judge(_claim(query=q, claimed_value=104), 100) == ("holds", pytest.approx(4.0))
+    assert judge(_claim(query=q, claimed_value=104), 100) == ("holds", pytest.approx(math.log(100 / 104)))
     assert judge(_claim(query=q, claimed_value=110), 100)[0] == "close"
     assert judge(_claim(query=q, claimed_value=150), 100)[0] == "wrong"
     assert judge(_claim(query=q, claimed_low=90, claimed_high=120), 100)[0] == "holds"
     assert judge(_claim(query=q, claimed_low=1, claimed_high=6), 100)[0] == "wrong"
     assert judge(_claim(query=q, claimed_bool=True), False)[0] == "wrong"
+    # symmetric: 5% either way, as a ratio (100/105 and 105/100 are the same distance)
+    assert judge(_claim(query=q, claimed_value=105), 100)[0] == judge(_claim(query=q, claimed_value=100), 105)[0]
+
+
+SPEED = {"output": "decode_tok_s", "model": "qwen3.5-27b", "quant": "Q4_K_M", "hardware": "rtx-4090"}
+
+
+def _band(factor=1.35, points=20):
+    return SpeedBand(kind="decode", speed_class="test", points=points, factor=factor, median_factor=1.1)
+
+
+@pytest.mark.parametrize("ours, verdict", [
+    (134, "holds"),          # ln 1.34 = 0.293 <= ln 1.35 = 0.300
+    (100 / 1.34, "holds"),   # the same distance below
+    (136, "close"),          # 0.307 > 0.300, <= 2 x 0.300 (x1.8225)
+    (100 / 1.36, "close"),
+    (182, "close"),          # x1.82 < x1.8225
+    (183, "wrong"),          # x1.83 > x1.8225
+    (100 / 1.83, "wrong"),
+])
+def test_speed_band_rule_by_hand(ours, verdict):
+    """A 100 tok/s point claim against a class band of x1.35 resting on enough measurements."""
+    got, err = judge_speed(_claim(topic="speed", query=SPEED, claimed_value=100), ours, _band())
+    assert got == verdict
+    assert err == pytest.approx(math.log(ours / 100))  # positive when the engine is above
+
+
+@pytest.mark.parametrize("ours, verdict", [(47, "holds"), (48, "close"), (25, "holds"), (14.9, "holds"),
+                                           (14.5, "close")])
+def test_speed_range_claims_use_the_same_band(ours, verdict):
+    """20–35 tok/s with a x1.35 band holds while the band around ours overlaps the range:
+    47 / 1.35 = 34.8 <= 35 (holds); 48 / 1.35 = 35.6 > 35 (close); 14.9 x 1.35 = 20.1 >= 20 (holds);
+    14.5 x 1.35 = 19.6 < 20 (close)."""
+    got, _ = judge_speed(_claim(topic="speed", query=SPEED, claimed_low=20, claimed_high=35), ours, _band())
+    assert got == verdict
+
+
+@pytest.mark.parametrize("ours, enough, verdict", [
+    (190, True, "wrong"),        # x1.9 > x1.8225: wrong on a class with enough measurements
+    (190, False, "can't tell"),  # too few measurements, and off by less than a factor of two
+    (201, False, "wrong"),       # off by more than a factor of two
+    (100 / 2.01, False, "wrong"),
+    (130, False, "holds"),
+])
+def test_too_few_measurements_give_cant_tell(ours, enough, verdict):
+    band = _band(points=20 if enough else 2)
+    assert band.enough is enough
+    assert judge_speed(_claim(topic="speed", query=SPEED, claimed_value=100), ours, band)[0] == verdict
+
+
+def test_fallback_band_without_engine_bands(engine):
+    """Without Engine.speed_band the checker uses x1.35 for decode and x1.8 for prefill, on 0 measurements."""
+    class Bare:
+        pass
+    band = speed_band(Bare(), "prefill", None)
+    assert (band.factor, band.points, band.enough) == (1.8, 0, False)
+    assert speed_band(Bare(), "decode", None).factor == 1.35
+
+
+def test_no_speed_claim_is_wrong_within_its_band(engine):
+    speed = [v for v in check_all(engine) if v.speed_band is not None]
+    assert len(speed) >= 40
+    for v in speed:
+        width = math.log(v.speed_band.factor)
+        if abs(v.error_log) <= width:
+            assert v.verdict == "holds", v.claim.id
+        if v.verdict == "wrong":
+            assert abs(v.error_log) > 2 * width and (v.speed_band.enough or abs(v.error_log) > math.log(2)), v.claim.id
+        assert v.band and v.reading, v.claim.id
+
+
+def test_kv_cache_claim_needs_no_quant(engine):
+    """Qwen3.5-397B-A17B (config: 60 layers, one full-attention layer in 4, 2 KV heads of 256): K and V in
+    16 bits for 15 layers = 15 x 2 x 256 x 2 x 2 B = 30,720 B per token; 262,144 tokens = 8.05 GB."""
+    claim = _claim(query={"output": "kv_cache_gb", "model": "qwen3.5-397b-a17b", "context": 262144}, claimed_value=120)
+    v = check_claim(engine, claim)
+    assert v.ours == pytest.approx(30720 * 262144 / 1e9, rel=1e-9)
+    assert v.verdict == "wrong" and "quant does not matter" in " ".join(v.reading)
+    small = _claim(query={"output": "kv_cache_gb", "model": "qwen3.5-397b-a17b", "context": 8192},
+                   claimed_value=30720 * 8192 / 1e9)
+    assert check_claim(engine, small).verdict == "holds"
+
+
+def test_vision_encoder_claim_is_checked(engine):
+    """The 27B's vision tower (27 layers, width 1152, MLP 4304): 27 x (4 x 1152^2 + 2 x 1152 x 4304) = 411M in
+    its blocks, plus about 45M in the patch merger and embeddings: ~0.456B parameters, 0.91 GB in 16 bits."""
+    v = check_claim(engine, _claim(query={"output": "vision_gb", "model": "qwen3.5-27b"}, claimed_value=0.5,
+                                   tolerance_pct=10, close_pct=50))
+    assert v.ours == pytest.approx(0.91, rel=0.03)
+    assert v.verdict == "wrong"
+
+
+def test_registry_kv_and_vision_claims_are_checked(engine):
+    rows = [v for v in check_all(engine) if v.claim.query and v.claim.query.output in ("kv_cache_gb", "vision_gb")]
+    assert {v.claim.query.output for v in rows} == {"kv_cache_gb", "vision_gb"}
+    assert all(v.verdict != "not checkable" for v in rows)
+
+
+def test_no_such_model_or_device_is_wrong(engine):
+    verdicts = check_all(engine)
+    named = {v.claim.no_such.name: v for v in verdicts if v.claim.no_such}
+    for name in ("Qwen 3.5 14B", "Qwen 3.5 1.5B", "M4 Ultra", "512 GB Mac Pro"):
+        assert name in named, name
+        assert named[name].verdict == "wrong" and f"no such {named[name].claim.no_such.kind}" in named[name].why
+    claim = _claim(no_such={"kind": "model", "name": "Qwen 3.5 14B", "exists": "0.8B, 2B, 4B, 9B, 27B, ..."})
+    assert check_claim(engine, claim).verdict == "wrong"
+
+
+def test_published_file_wins_over_the_estimate(engine):
+    """unsloth's UD-Q4_K_XL of the 397B: its Hugging Face file listing totals 245,272,148,448 bytes."""
+    v = check_claim(engine, _claim(query={"output": "file_size_gb", "model": "qwen3.5-397b-a17b",
+                                          "quant": "UD-Q4_K_XL"}, claimed_value=214))
+    assert v.ours == pytest.approx(245.272148448, rel=1e-6)
+    assert "published file" in v.why and v.verdict == "close"  # 214 is 13% below: the size before the re-upload
+
+
+def test_speed_at_a_quant_that_does_not_fit_uses_the_nearest_that_does(engine):
+    """27B at Q4_K_M (16.7 GB file) does not fit a 16 GB RTX 5080; a smaller 4-bit quant does, and is said."""
+    q = {**SPEED, "hardware": "rtx-5080"}
+    v = check_claim(engine, _claim(topic="speed", query=q, claimed_value=45))
+    assert v.ours is not None and "nearest quant that does" in " ".join(v.reading)
+    assert check_claim(engine, _claim(topic="fit", query={**q, "output": "fits"}, claimed_bool=False)).verdict == "holds"
+
+
+def test_near_miss_fit_is_close(engine):
+    """The 27B Q4_K_M on a 16 GB card misses by less than the driver and compute-buffer reserve: close."""
+    q = {**SPEED, "output": "fits", "hardware": "rtx-5080", "context": 4096}
+    v = check_claim(engine, _claim(topic="fit", query=q, claimed_bool=True))
+    assert v.verdict == "close" and "kept free" in v.band
+
+
+def test_coverage_per_guide(engine):
+    cover = coverage(engine)
+    assert len(cover) == 5
+    for c in cover:
+        assert c.share >= 0.9, (c.guide, c.registered, c.numeric_claims)
+        assert (ROOT / "catalog" / "claims" / f"{c.guide}.yaml").exists()
+        seed = engine.catalog.claim_guides[c.guide].seed
+        assert seed in (ROOT / "catalog" / "claims" / f"{c.guide}.yaml").read_text()
+    assert all(v.claim.guide in engine.catalog.claim_guides for v in check_all(engine))
+
+
+def test_page_shows_reading_band_and_reason(engine):
+    verdicts = check_all(engine)
+    cover = coverage(engine)
+    page = claims_by_guide(verdicts, cover)
+    assert "| Verdict | Claim | Claimed | Ours | Reason | Band | Reading |" in page
+    rows = [line for line in page.splitlines() if line.startswith("| ") and "<span id=" in line]
+    assert len(rows) == len(verdicts)
+    assert all(any(line.startswith(f"| {label}") for label in VERDICT_LABEL.values()) for line in rows)
+    summary = summary_table(verdicts, cover)
+    for c in cover:
+        assert f"{c.share:.0%}" in summary
+    assert "Q4_K_M does not fit" in page or "nearest quant" in page
 
 
 def _by_id(engine):
@@ -46,7 +204,7 @@ def test_rtx_5090_memory_claims(engine):
     """The RTX 5090 has 32 GB (NVIDIA's spec page): a guide's 48 GB is wrong, 32 GB holds."""
     for v in check_all(engine):
         q = v.claim.query
-        if q and q.output == "fact:hardware.memory_gb" and q.hardware == "rtx-5090":
+        if q and q.output == "fact:hardware.memory_gb" and q.hardware == "rtx-5090" and v.claim.claimed_value:
             expected = "holds" if v.claim.claimed_value == 32 else "wrong"
             assert v.verdict == expected, v.claim.id
 
