@@ -37,6 +37,10 @@ claims: $(STAMP) ## print every published claim with its verdict
 sources: $(STAMP) ## list every source domain by kind of field, and the records resting on a weak source
 	$(PY) -m macros.sources
 
+REV ?= HEAD
+diff: $(STAMP) ## list every published figure and claim verdict the catalog changes move since REV (default HEAD)
+	$(PY) -m macros diff $(REV)
+
 bench: $(STAMP) ## measure build time, scaling, engine throughput and serve edit latency
 	$(PY) scripts/bench.py
 

@@ -1,4 +1,4 @@
-"""Command line: `python -m macros estimate|list|accuracy|claims|check|build`.
+"""Command line: `python -m macros estimate|list|accuracy|claims|check|build|diff`.
 
 The flags and JSON keys of `estimate` are a contract other tools rely on: add, never rename.
 Impossible input prints one line naming the problem and the valid choices, and exits with 2.
@@ -102,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("check", help="validate the catalog and check the claims registry")
     b = sub.add_parser("build", help="build the site into site/, swapped in only on success")
     b.add_argument("--site-dir", default=str(ROOT / "site"))
+    d = sub.add_parser("diff", help="every published figure and claim verdict a catalog change moves")
+    d.add_argument("rev", nargs="?", default="HEAD", help="git revision of the old catalog (default HEAD, the last commit)")
+    d.add_argument("--json", action="store_true")
     return parser
 
 
@@ -145,6 +148,9 @@ def _main(argv: Sequence[str] | None) -> int:
     if args.command == "build":  # the catalog is checked first: its errors in one list, not after MkDocs' traceback
         from .build import build_site
         return build_site(Path(args.site_dir))
+    if args.command == "diff":  # the working tree's catalog loaded clean; now render both
+        from .diff import run_diff
+        return run_diff(args.rev, catalog_root(args), as_json=args.json)
     engine = Engine(catalog)
     try:
         if args.command == "estimate":
