@@ -265,6 +265,8 @@ def evaluate(engine: Engine, q: ClaimQuery) -> Result:
         free = p.headroom_bytes / 1e9
         why = (f"{_placement_words(p.placement)}; {free:,.1f} GB to spare" if free >= 0
                else f"{_placement_words(p.placement)}; short by {-free:,.1f} GB of accelerator memory")
+        if q.output == "runs" and not p.runs:
+            why = f"does not run: short by {p.shortfall_bytes / 1e9:,.0f} GB even with system RAM"
         return Result(value, why, reading, e, reserve)
     if q.output in ("offloaded_pct", "offloaded_gb"):
         share = p.offloaded_fraction
@@ -385,13 +387,16 @@ def _money(engine: Engine, q: ClaimQuery, machine, reading: list[str]) -> Result
         return Result(machine.price_usd, f"catalog price of {machine.name}", reading)
     if power is None:
         raise NotCheckable(f"the catalog has no power figure for {machine.name}")
+    if machine.accelerators and machine.host is not None and not machine.extra_power_w:
+        raise NotCheckable(f"the catalog has no power figure for the CPU platform of {machine.name}; its GPUs alone "
+                           f"are rated {power:,.0f} W")
     if q.output == "power_w":
         return Result(power, f"sum of rated board power (TDP) of {machine.name}", reading)
     hours = engine.catalog.constant("hours_per_month_default")
     price = engine.catalog.constant("electricity_usd_per_kwh")
     return Result(money.electricity_usd_per_month(power, hours, price),
                   f"{power:.0f} W x {hours:g} h/month x ${price}/kWh",
-                  reading + [f"{hours:g} hours a month at ${price}/kWh unless the claim says otherwise"])
+                  reading + [f"the site's usage: {hours:g} hours a month at ${price}/kWh"])
 
 
 def _fact(engine: Engine, q: ClaimQuery) -> Result:
