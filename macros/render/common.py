@@ -101,9 +101,7 @@ class Site:
         """The one recommendation policy (engine/advice.py), memoised: every page asks this."""
         key = ("rec", model_id, machine, use, tuple(quants))
         if key not in self._cache:
-            self._cache[key] = advice.recommend(
-                self.engine, model_id, machine, use, self.quants(quants),
-                estimate=lambda mid, q, context, machine: self.estimate(mid, q, context=context, machine=machine))
+            self._cache[key] = advice.recommend(self.engine, model_id, machine, use, self.quants(quants))
         return self._cache[key]
 
     def max_context(self, model_id: str, quant: str, machine: Machine, need: str = "fits"):
@@ -162,7 +160,7 @@ def _url_title(url: str) -> str:
         return f"{repo} (Hugging Face)"
     if not parts:
         return host
-    words = parts[-1].rsplit(".", 1)[0] if re.search(r"\.(html?|php|aspx?)$", parts[-1]) else parts[-1]
+    words = parts[-1].rsplit(".", 1)[0] if re.search(r"\.(html?|php|aspx?|pdf)$", parts[-1]) else parts[-1]
     words = re.sub(r"[-_]+", " ", words).strip()
     if words.isdigit() and len(parts) > 1:
         words = re.sub(r"[-_]+", " ", parts[-2]).strip() or words
