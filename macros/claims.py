@@ -32,7 +32,7 @@ from .engine.memory import VISION_BYTES_PER_PARAM, kv_cache_bytes, recurrent_sta
 
 DEFAULT_CONTEXT = 4096
 UNITS = {
-    "params_total_b": "B params", "params_active_b": "B params", "weights_gb": "GB", "weights_gib": "GiB",
+    "params_total_b": "B params", "params_active_b": "B params", "params_routed_experts_b": "B params", "weights_gb": "GB", "weights_gib": "GiB",
     "file_size_gb": "GB", "bits_per_weight": "bits", "offloaded_pct": "%", "offloaded_gb": "GB", "hours_per_month_max": "hours", "headroom_gb": "GB", "family_sizes": "models", "memory_total_gb": "GB", "kv_cache_gb": "GB", "recurrent_state_gb": "GB",
     "vision_gb": "GB", "decode_tok_s": "tok/s", "prefill_tok_s": "tok/s", "max_context": "tokens",
     "power_w": "W", "hardware_price_usd": "USD", "electricity_usd_per_month": "USD/month",
@@ -188,6 +188,10 @@ def _setting(engine: Engine, q: ClaimQuery, context: int, quant: str | None = No
 def evaluate(engine: Engine, q: ClaimQuery) -> Result:
     if q.output.startswith("fact:"):
         return _fact(engine, q)
+    if q.output == "params_routed_experts_b":
+        experts = engine.params(q.model).total["routed_experts"]
+        return Result(experts / 1e9, "the routed experts' weights of every MoE layer, counted from the config",
+                      [f"{engine.catalog.models[q.model].name}: the expert bank (routed experts) alone"])
     if q.output in ("params_total_b", "params_active_b"):
         counts = engine.params(q.model)
         parts = counts.total if q.output == "params_total_b" else counts.active
