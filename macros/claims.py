@@ -44,6 +44,9 @@ FALLBACK_FACTOR = {"decode": 1.35, "prefill": 1.8}
 CANT_TELL_LIMIT = 2.0  # a class with too few measurements: wrong only beyond a factor of two
 # "Nearest quant that fits": a lower-bit variant of the claimed quant, at most this many bits per weight below.
 NEAREST_QUANT_BITS = 1.0
+# Sizes a guide may state in GiB while writing GB (a claim whose own arithmetic fixes decimal GB says so in its
+# unit, "GB (10^9 bytes)", and is read in decimal only).
+GIB_AMBIGUOUS = ("weights_gb", "file_size_gb", "memory_total_gb", "kv_cache_gb")
 # Outputs that depend on the architecture only (no weight quant).
 NO_QUANT_OUTPUTS = ("kv_cache_gb", "recurrent_state_gb", "vision_gb")
 
@@ -476,6 +479,15 @@ def check_claim(engine: Engine, claim: Claim) -> Verdict:
         return Verdict(claim, verdict, r.value, _pct(err), _reason(claim, err, r.why), reading,
                        _speed_band_words(band), err, band)
     verdict, err = judge(claim, r.value)
+    if q.output in GIB_AMBIGUOUS and claim.unit == "GB" and err is not None and verdict != "holds":
+        # Many guides write GB for GiB (2^30 bytes): a figure that is right in GiB is not called wrong.
+        gib = float(r.value) * 1e9 / 2**30
+        v2, e2 = judge(claim, gib)
+        if VERDICTS.index(v2) < VERDICTS.index(verdict):
+            reading = reading + (f"GB read as GiB (2^30 bytes), the unit the claim's figure fits: ours is "
+                                 f"{float(r.value):,.2f} GB = {gib:,.2f} GiB",)
+            verdict, err = v2, e2
+            r.why = f"{r.why} (in GiB: {gib:,.2f})"
     band = _band_words(claim) if err is not None else "exact"
     why = _reason(claim, err, r.why) if err is not None else r.why
     if q.output == "fits" and verdict == "wrong" and r.estimate is not None:

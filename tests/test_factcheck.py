@@ -290,3 +290,13 @@ def test_checked_sentence_fails_the_build_when_false(tmp_path, catalog_copy):
     assert result.returncode != 0
     log = result.stdout + result.stderr
     assert "is no longer true" in log and "fits entirely on one RTX 4090" in log and "index.md" in log
+
+
+def test_gb_read_as_gib_only_when_the_claim_allows_it(engine):
+    """unsloth's Qwen3.5-27B Q4_K_M file is 16,740,812,704 bytes (its file listing): 16.74 GB but 15.59 GiB.
+    A guide's "15 GB" holds read as GiB (4% off); when its own arithmetic fixes decimal GB it is 12% off: close."""
+    q = {"output": "file_size_gb", "model": "qwen3.5-27b", "quant": "Q4_K_M"}
+    loose = check_claim(engine, _claim(query=q, claimed_value=15, unit="GB"))
+    assert loose.verdict == "holds" and any("GiB" in r for r in loose.reading)
+    strict = check_claim(engine, _claim(query=q, claimed_value=15, unit="GB (10^9 bytes)"))
+    assert strict.verdict == "close" and strict.ours == pytest.approx(16.740812704, rel=1e-6)
