@@ -121,7 +121,7 @@ def accuracy_table(engine: Engine) -> dict[str, Any]:
     return {"rows": rows, "summary": summary, "factors": factor_table(engine), "bands": bands,
             "shared": {"moe_layer_weight": sm.moe_layer_weight, "kv_quant_read_factor": sm.kv_quant_read_factor,
                        "offload_round_trip_us": sm.offload_sync_s * 1e6,
-                       "offload_prefill_gb_s": {k: v / 1e9 for k, v in sm.offload_prefill_bytes_s.items()}}}
+                       "offload_prefill_share": dict(sm.offload_prefill_share)}}
 
 
 def factor_table(engine: Engine) -> list[dict[str, Any]]:
@@ -182,7 +182,8 @@ def print_accuracy(engine: Engine, as_json: bool = False, rows: bool = False) ->
     print(f"  shared: an MoE layer counts 1 + {w['moe_layer_weight']:.2f} layers; a q8_0/q4_0 KV byte costs "
           f"{w['kv_quant_read_factor']:.1f} f16 bytes; "
           f"round trip per layer with experts in RAM {w['offload_round_trip_us']:.0f} us; RAM-held weights stream "
-          "through a micro-batch at " + ", ".join(f"{k} {v:.1f} GB/s" for k, v in w["offload_prefill_gb_s"].items()))
+          "through a micro-batch at " + ", ".join(f"{k} offload {v:.0%}" for k, v in w["offload_prefill_share"].items())
+          + " of the host's RAM bandwidth")
     if rows:
         print()
         for r in table["rows"]:

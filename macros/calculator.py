@@ -16,13 +16,15 @@ import math
 from typing import Any, Iterable
 
 
-from .engine import KV_TYPES, custom_machine, search
+from .engine import KV_TYPES, advice, custom_machine, search
 from .engine.machine import Device, Machine, device_from_hardware, machine_from_rig
 from .engine.memory import compute_buffer_bytes, kv_bytes_per_token, recurrent_state_bytes, weight_bytes
-from .engine.params import is_moe
+from .engine.params import is_moe, n_linear_attention_layers
 from .engine.parts import Parts
 from .engine.placement import ModelMemory, accelerator_budget
-from .engine.speed import BackendFactors, decode_bytes_per_token
+from .engine.speed import RUNTIME_FAMILY, BackendFactors, decode_bytes_per_token, prefill_work
+
+from .render.common import COMMON_QUANTS  # the quants every page's recommendation chooses among
 
 SIG_DIGITS = 12  # exported numbers keep 12 significant digits (relative error below 1e-11)
 MIN_CONTEXT = 1024  # the slider's low end, tokens
@@ -40,8 +42,10 @@ def _n(x: float | None) -> float | int | None:
 
 
 def _device(d: Device) -> list:
-    """[kind, memory bytes, rated bandwidth bytes/s, FLOP/s or null, backend, host link bytes/s or null]."""
-    return [d.kind, _n(d.memory_bytes), _n(d.bandwidth_bytes_s), _n(d.flops), d.backend, _n(d.host_link_bytes_s)]
+    """[kind, memory bytes, rated bandwidth bytes/s, FLOP/s or null, backend, host link bytes/s or null,
+    HBM (its own class of speed factors)]."""
+    return [d.kind, _n(d.memory_bytes), _n(d.bandwidth_bytes_s), _n(d.flops), d.backend, _n(d.host_link_bytes_s),
+            d.hbm]
 
 
 def _usable(engine, devices: list[Device]) -> list:
@@ -61,8 +65,25 @@ def _macos_fractions(s) -> list[tuple[float, float]]:
 
 
 def _factors(f: BackendFactors) -> list:
-    """[bandwidth efficiency, fixed seconds per layer per token, compute efficiency or null]."""
-    return [_n(f.bandwidth_efficiency), _n(f.layer_overhead_s), _n(f.compute_efficiency)]
+    """[bandwidth efficiency, seconds per layer unit per token, compute efficiency or null, seconds per
+    token, seconds per Gated DeltaNet layer per token, prefill FLOP-equivalents per Gated DeltaNet layer,
+    per expert call, attention FLOP weight]."""
+    return [_n(f.bandwidth_efficiency), _n(f.layer_overhead_s), _n(f.compute_efficiency), _n(f.token_overhead_s),
+            _n(f.linear_layer_s), _n(f.linear_layer_prefill_flops), _n(f.expert_call_flops),
+            _n(f.attention_flops_weight)]
+
+
+def _speed_keys(sm) -> dict[str, list]:
+    """The factors of every speed key the page can form (backend, HBM, runtime family), resolved as
+    the engine resolves them."""
+    out = {}
+    for backend in ("cuda", "rocm", "metal", "vulkan", "sycl", "cpu"):
+        for hbm in (False, True):
+            for family in sorted(set(RUNTIME_FAMILY.values())):
+                key = f"{backend}/hbm" if hbm and backend != "cpu" else backend
+                key = f"{key}/{family}" if family else key
+                out[key] = _factors(sm.factors(key))
+    return out
 
 
 def _flag_names(text: str | None) -> list[str]:
@@ -102,25 +123,18 @@ def _model_record(engine, m) -> dict[str, Any]:
         "kv": [_n(kv_bytes_per_token(a, t)) for t in KV_TYPES],
         "rs": _n(recurrent_state_bytes(a, 1)),
         "cb": [_n(logits), _n(scores), _n(activations)],
-        "fl": _n(_prefill_flops(engine, m.id)),
-        "lu": _n(_layer_units(engine.speed_model, a)),
+        "pw": _prefill_work(engine, m),
+        "lu": _n(engine.speed_model.layer_units(a, 1.0)),
+        "ls": _n(n_linear_attention_layers(a) / a.num_hidden_layers),
     }
 
 
-def _prefill_flops(engine, model_id: str) -> float:
-    """FLOPs per prompt token as the engine's prefill speed counts them (a default prompt, an empty
-    cache; MoE expert matmuls weighted as the fit says), read off an estimate on a probe machine
-    that holds any model: compute seconds x FLOP/s x compute efficiency."""
-    probe = custom_machine("gpu", 1e9, 1000.0, 1.0)
-    e = engine.estimate(model_id, next(iter(engine.catalog.quants)), context=1, machine=probe)
-    device = probe.accelerators[0]
-    efficiency = engine.speed_model.factors(device.backend).compute_efficiency
-    return e.prefill.terms["compute"] * (device.flops * efficiency)
-
-
-def _layer_units(sm, a) -> float:
-    """Fixed-cost units of one average layer of this architecture (MoE and linear layers cost more)."""
-    return sm.layer_units(a, 1.0) if hasattr(sm, "layer_units") else 1.0
+def _prefill_work(engine, m) -> list:
+    """[weight FLOPs, attention FLOPs, Gated DeltaNet layers, expert calls per micro-batch] for one prompt
+    token of the default prompt (micro-batch long) into an empty cache, as the engine counts them."""
+    s = engine.settings
+    w = prefill_work(m.architecture, engine.params(m.id), s.ubatch_tokens / 2, s.ubatch_tokens)
+    return [_n(w.dense_flops), _n(w.attention_flops), w.linear_layers, _n(w.expert_calls_per_ubatch)]
 
 
 def _model_quant(engine, m, quant_id: str) -> list:
@@ -183,8 +197,11 @@ def export_data(engine) -> dict[str, Any]:
                      "macos": [[None if math.isinf(b) else _n(b), _n(f)] for b, f in _macos_fractions(s)],
                      "os": _n(s.os_reserve_bytes), "ram_unit": _n(ram_unit),
                      "ubatch": s.ubatch_tokens, "fa": s.flash_attention, "min_context": MIN_CONTEXT},
-        "speed": {"backends": {k: _factors(v) for k, v in sm.backends.items()}, "pooled": _factors(sm.pooled),
-                  "hop": _n(sm.gpu_hop_s), "allreduce": {k: _n(v) for k, v in sm.allreduce_s.items()}},
+        "speed": {"keys": _speed_keys(sm), "families": dict(RUNTIME_FAMILY),
+                  "hop": _n(sm.gpu_hop_s), "allreduce": {k: _n(v) for k, v in sm.allreduce_s.items()},
+                  "kvf": _n(sm.kv_quant_read_factor), "sync": _n(sm.offload_sync_s),
+                  "offload": {k: _n(v) for k, v in sm.offload_prefill_share.items()},
+                  "cpu_bw": _n(sm.factors("cpu").bandwidth_efficiency)},
         "models": [_model_record(engine, m) for m in models],
         "quants": [{"id": q.id, "name": q.name, "format": q.format, "runtimes": list(q.runtimes),
                     "bpw": [_n(engine.bits(q.id).body_bpw), _n(engine.bits(q.id).embedding_bpw),
@@ -195,12 +212,42 @@ def export_data(engine) -> dict[str, Any]:
         "rigs": rigs,
         "runtimes": runtimes,
         "custom": custom,
+        "advice": _advice(engine),
         "defaults": {
             "model": _first(cat.models, DEFAULTS["model"]), "quant": _first(cat.quants, DEFAULTS["quant"]),
             "hardware": _first(cat.hardware, DEFAULTS["hardware"]), "runtime": _first(cat.runtimes, DEFAULTS["runtime"]),
             "context": DEFAULTS["context"], "ram_gb": DEFAULTS["ram_gb"],
         },
     }
+
+
+def _advice(engine) -> dict[str, Any]:
+    """The recommendation policy's answers, as every page shows them: per use, per featured model, per
+    featured machine [quant, context, status, decode tok/s, decode tok/s at the band's low end]; plus
+    each model x quant's quality figure [KLD, 0 reference / 1 measured / 2 estimate] and the thresholds."""
+    cat = engine.catalog
+    quants = [q for q in COMMON_QUANTS if q in cat.quants]
+    machines = {i: engine.machine(i) for i, r in [*cat.hardware.items(), *cat.rigs.items()] if r.featured}
+    featured = [m for m, r in cat.models.items() if r.featured]
+    out: dict[str, Any] = {"uses": list(advice.USES), "quants": quants, "recommend": {}, "policy": {}}
+    kind = {"baseline": 0, "measured": 1, "estimate": 2}
+    out["quality"] = {m: [[_n(q.kld), kind[q.kind]] for q in (advice.quality(engine, m, x.id) for x in cat.quants.values())]
+                      for m in cat.models}
+    for use in advice.USES:
+        p = advice.policy(cat, use)
+        out["policy"][use] = {"decode_min_tok_s": p.decode_min_tok_s, "context_tokens": p.context_tokens,
+                              "kld_max": p.kld_max, "headroom_min_bytes": _n(p.headroom_min_bytes),
+                              "headroom_min_share": p.headroom_min_share}
+        per = {}
+        for mid in featured:
+            row = {}
+            for i, mach in machines.items():
+                r = advice.recommend(engine, mid, mach, use, quants)
+                row[i] = ([r.quant, r.context, r.status, _n(r.estimate.decode_tok_s), _n(r.pick.decode_low_tok_s)]
+                          if r.pick else [None, None, r.status, None, None])
+            per[mid] = row
+        out["recommend"][use] = per
+    return out
 
 
 def data_json(engine) -> str:

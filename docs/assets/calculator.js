@@ -33,7 +33,7 @@
   var has = function (obj, key) { return Object.prototype.hasOwnProperty.call(obj, key); };
 
   function dev(a, name) {
-    return { kind: a[0], mem: a[1], bw: a[2], flops: a[3], backend: a[4], link: a[5], name: name || "" };
+    return { kind: a[0], mem: a[1], bw: a[2], flops: a[3], backend: a[4], link: a[5], hbm: !!a[6], name: name || "" };
   }
   function sum(xs) { var t = 0; for (var i = 0; i < xs.length; i++) t += xs[i]; return t; }
 
@@ -162,14 +162,22 @@
 
   // ------------------------------------------------------------------ speed (engine/speed.py)
 
-  function factors(backend) {
-    var f = has(D.speed.backends, backend) ? D.speed.backends[backend] : D.speed.pooled;
-    return { bw: f[0], layer: f[1], compute: f[2] };
+  function factors(d, runtime) {
+    var key = d.hbm && d.backend !== "cpu" ? d.backend + "/hbm" : d.backend;
+    var family = has(D.speed.families, runtime) ? D.speed.families[runtime] : "";
+    if (family) key += "/" + family;
+    var f = D.speed.keys[key];
+    return { bw: f[0], layer: f[1], compute: f[2], token: f[3], linear: f[4], linear_pf: f[5], expert_pf: f[6],
+             attn: f[7] };
   }
 
-  function decodeSpeed(M, p, read, L, lu, mode) {
+  function layerSeconds(layers, model, f) {
+    return layers * (model.lu * f.layer + model.ls * f.linear);
+  }
+
+  function decodeSpeed(M, p, read, model, mode, runtime, kv) {
     if (!p.runs) return null;
-    var total = read.total, gpuBytes, ramBytes, gpuLayers, ramLayers;
+    var L = model.layers, total = read.total, gpuBytes, ramBytes, gpuLayers, ramLayers;
     if (p.placement === "cpu") {
       gpuBytes = 0.0; ramBytes = total; gpuLayers = 0; ramLayers = L;
     } else if (p.placement === "moe_expert_offload") {
@@ -185,45 +193,73 @@
     }
     var terms = {};
     if (M.acc.length && gpuBytes) {
-      var f = factors(M.acc[0].backend), n = M.acc.length;
-      var bw = M.acc.map(function (d) { return d.bw * f.bw; });
+      var kvGpu = read.kv * gpuLayers / L;
+      var bytes = gpuBytes - kvGpu + (kv !== "f16" ? D.speed.kvf : 1.0) * kvGpu;
+      var n = M.acc.length, first = factors(M.acc[0], runtime);
       if (mode === "tensor_parallel" && n > 1) {
-        terms.accelerator_read = gpuBytes / sum(bw);
-        terms.layer_overhead = gpuLayers * lu * f.layer;
+        var slow = M.acc[0], slowF = first;
+        M.acc.forEach(function (d) {
+          var f = factors(d, runtime);
+          if (1 / (d.bw * f.bw) > 1 / (slow.bw * slowF.bw)) { slow = d; slowF = f; }
+        });
+        terms.accelerator_read = bytes / n / (slow.bw * slowF.bw);
+        terms.layer_overhead = layerSeconds(gpuLayers, model, slowF);
         var ar = has(D.speed.allreduce, M.link) ? D.speed.allreduce[M.link] : D.speed.allreduce.pcie;
         terms.allreduce = gpuLayers * (2 * ar);
       } else {
-        var shares = M.acc.map(function (d) { return d.mem; }), total_share = sum(shares);
-        terms.accelerator_read = sum(shares.map(function (s, i) { return gpuBytes * s / total_share / bw[i]; }));
-        terms.layer_overhead = gpuLayers * lu * f.layer;
+        var shares = M.acc.map(function (d) { return d.mem; }), totalShare = sum(shares), reads = 0, layers = 0;
+        M.acc.forEach(function (d, i) {
+          var f = factors(d, runtime), s = shares[i] / totalShare;
+          reads += bytes * s / (d.bw * f.bw);
+          layers += layerSeconds(gpuLayers * s, model, f);
+        });
+        terms.accelerator_read = reads;
+        terms.layer_overhead = layers;
         if (n > 1) terms.gpu_hops = (n - 1) * D.speed.hop;
       }
+      terms.token_overhead = first.token;
     }
     if (ramBytes) {
-      var cpu = factors("cpu");
+      var cpu = factors({ backend: "cpu", hbm: false }, runtime);
       terms.ram_read = ramBytes / (M.host.bw * cpu.bw);
-      terms.cpu_layer_overhead = ramLayers * lu * cpu.layer;
+      if (p.placement === "moe_expert_offload") {
+        terms.offload_round_trips = ramLayers * D.speed.sync;
+      } else {
+        terms.cpu_layer_overhead = layerSeconds(ramLayers, model, cpu);
+        if (M.acc.length) terms.offload_round_trips = D.speed.sync;
+        else terms.token_overhead = cpu.token;
+      }
     }
     var seconds = 0;
     for (var k in terms) if (has(terms, k)) seconds += terms[k];
     return { tok_s: seconds > 0 ? 1 / seconds : null, terms: terms, gpu_bytes: gpuBytes, ram_bytes: ramBytes };
   }
 
-  function prefillSpeed(M, p, flopsPerToken, weightsInRam, mode) {
+  function prefillSpeed(M, p, model, weightsInRam, mode, runtime) {
     if (!p.runs) return null;
     var devices = M.acc.length ? M.acc : (M.host ? [M.host] : []);
     if (!devices.length || devices.some(function (d) { return d.flops === null || d.flops === undefined; })) return null;
-    var f = factors(devices[0].backend);
-    if (f.compute === null) return null;
-    var flops = mode === "tensor_parallel" && devices.length > 1
-      ? sum(devices.map(function (d) { return d.flops; })) * f.compute
-      : Math.min.apply(null, devices.map(function (d) { return d.flops; })) * f.compute;
-    var terms = { compute: flopsPerToken / flops };
-    if (weightsInRam && M.acc.length) {
-      var link = Math.min.apply(null, M.acc.map(function (d) { return d.link || 16e9; }));
-      terms.pcie_weight_upload = weightsInRam / link / S.ubatch;
+    var ub = S.ubatch, w = model.pw, each = [];
+    for (var i = 0; i < devices.length; i++) {
+      var f = factors(devices[i], runtime);
+      if (f.compute === null) return null;
+      each.push((w[0] + f.attn * w[1] + f.linear_pf * w[2] + f.expert_pf * w[3] / ub) / (devices[i].flops * f.compute));
     }
-    var seconds = terms.compute + (terms.pcie_weight_upload || 0);
+    var compute;
+    if (mode === "tensor_parallel" && devices.length > 1) {
+      compute = 1 / sum(each.map(function (t) { return 1 / t; }));
+    } else {
+      var shares = M.acc.length ? M.acc.map(function (d) { return d.mem; }) : [1];
+      var tot = sum(shares);
+      compute = sum(each.map(function (t, j) { return t * shares[j] / tot; }));
+    }
+    var terms = { compute: compute };
+    if (weightsInRam && M.acc.length && M.host) {
+      var kind = p.placement === "moe_expert_offload" ? "expert" : "layer";
+      var share = has(D.speed.offload, kind) ? D.speed.offload[kind] : 1.0;
+      terms.ram_weight_stream = weightsInRam / (M.host.bw * D.speed.cpu_bw * share) / ub;
+    }
+    var seconds = terms.compute + (terms.ram_weight_stream || 0);
     return { tok_s: 1 / seconds, terms: terms };
   }
 
@@ -259,9 +295,10 @@
     var M = machineFor(st), mode = modeFor(st, M);
     var m = memoryFor(model, mq, st, M, st.ctx);
     var p = place(M, m.mem);
-    var read = { total: mq[4] + model.kv[KV_POS[st.kv]] * st.ctx, routed: mq[5], lm_head: mq[6], embeddings: mq[7] };
-    var decode = decodeSpeed(M, p, read, model.layers, model.lu, mode);
-    var prefill = prefillSpeed(M, p, model.fl, p.ram, mode);
+    var kvRead = model.kv[KV_POS[st.kv]] * st.ctx;
+    var read = { total: mq[4] + kvRead, kv: kvRead, routed: mq[5], lm_head: mq[6], embeddings: mq[7] };
+    var decode = decodeSpeed(M, p, read, model, mode, st.rt, st.kv);
+    var prefill = prefillSpeed(M, p, model, p.ram, mode, st.rt);
     return { model: model, machine: M, mode: mode, memory: m.parts, total: m.total, cb: m.mem.cb, placement: p,
              decode: decode, prefill: prefill, bytes_read: read };
   }

@@ -33,6 +33,8 @@ class Device:
     power_w: float | None
     host_link_bytes_s: float | None = None  # PCIe to the host, per direction
     gpu_cores: int | None = None
+    hbm: bool = False  # high-bandwidth memory (datacenter parts): its own class of fitted speed factors
+    bandwidth_measured: bool = False  # bandwidth_bytes_s was measured on the machine (used as is), not rated
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,6 +49,7 @@ class Machine:
     gpu_link_bytes_s: float | None = None  # GPU-to-GPU per direction
     price_usd: float | None = None
     extra_power_w: float = 0.0  # CPU, board, fans beside the accelerators
+    price_scope: str = "whole"  # "gpus_only": the price covers the GPUs alone (keep out of price rankings)
 
     @property
     def kind(self) -> Kind:
@@ -73,6 +76,7 @@ def device_from_hardware(hw: Hardware, memory_gb: float | None = None) -> Device
         bandwidth_bytes_s=hw.memory_bandwidth_gb_s * 1e9,
         flops=hw.fp16_tflops * 1e12 if hw.fp16_tflops else None,
         backend=hw.backend, power_w=hw.tdp_w, host_link_bytes_s=link, gpu_cores=hw.gpu_cores,
+        hbm="HBM" in (hw.memory_type or "").upper(),
     )
 
 
@@ -134,6 +138,7 @@ def machine_from_rig(rig: Rig, hardware: Mapping[str, Hardware]) -> Machine:
         id=rig.id, name=rig.name, accelerators=accelerators, host=host,
         gpu_link=rig.gpu_link if len(accelerators) > 1 else "none", gpu_link_bytes_s=link_bytes,
         price_usd=price, extra_power_w=(platform.tdp_w or 0.0) if platform else 0.0,
+        price_scope=getattr(rig, "price_scope", None) or "whole",
     )
 
 
@@ -158,3 +163,28 @@ def custom_machine(kind: Kind, memory_gb: float, bandwidth_gb_s: float, tflops: 
     return Machine(id="custom", name=dev.name if count == 1 else f"{count}x {dev.name}",
                    accelerators=tuple(dev for _ in range(count)), host=host,
                    gpu_link="pcie" if count > 1 else "none")
+
+
+def machine_from_devices(hws: list[Hardware], ram_gb: float = 0.0, cpu_platform: Hardware | None = None,
+                         host_measured_bandwidth_gb_s: float | None = None) -> Machine:
+    """GPUs in split order (identical or mixed), plus system RAM on a CPU platform, or on a host whose
+    RAM streaming rate was measured rather than rated."""
+    if any(hw.kind != "gpu" for hw in hws) and len(hws) > 1:
+        raise EngineInputError("only discrete GPUs can be combined; a unified or CPU machine stands alone")
+    if len(hws) == 1 and host_measured_bandwidth_gb_s is None:
+        return machine_from_hardware(hws[0], 1, ram_gb, cpu_platform)
+    devices = tuple(device_from_hardware(hw) for hw in hws)
+    host = None
+    if host_measured_bandwidth_gb_s is not None:
+        host = Device(id="host", name="host RAM (measured)", kind="cpu", memory_bytes=(ram_gb or 1024) * CAPACITY_UNIT_BYTES,
+                      bandwidth_bytes_s=host_measured_bandwidth_gb_s * 1e9, flops=None, backend="cpu", power_w=None,
+                      bandwidth_measured=True)
+    elif ram_gb:
+        if cpu_platform is None:
+            raise EngineInputError("system RAM needs a CPU platform for its bandwidth")
+        host = device_from_hardware(cpu_platform, memory_gb=ram_gb)
+    name = " + ".join(hw.name for hw in hws)
+    prices = [hw.price_usd for hw in hws]
+    return Machine(id="+".join(hw.id for hw in hws), name=name, accelerators=devices, host=host,
+                   gpu_link="pcie" if len(hws) > 1 else "none",
+                   price_usd=sum(prices) if all(prices) else None)

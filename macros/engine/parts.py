@@ -27,6 +27,10 @@ class Parts:
     def nonzero(self) -> dict[str, float]:
         return {k: v for k, v in self.values.items() if v}
 
+    def scaled(self, factors: Mapping[str, float]) -> "Parts":
+        """The same parts with some multiplied by a factor."""
+        return Parts(self.unit, {k: v * factors.get(k, 1.0) for k, v in self.values.items()}, self.formulas)
+
     def as_dict(self) -> dict[str, float]:
         return {k: float(v) for k, v in self.values.items()}
 

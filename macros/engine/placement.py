@@ -136,3 +136,38 @@ def place(machine: Machine, mem: ModelMemory, s: Settings) -> Placement:
                          budget, budget - gpu, 0.0)
     short = max(0.0, resident - budget - ram_usable)
     return Placement("does_not_fit", False, False, (), 0.0, 0.0, None, None, budget, budget - resident, short)
+
+
+def place_given(machine: Machine, mem: ModelMemory, s: Settings, gpu_layers: int | None = None,
+                n_cpu_moe: int | None = None) -> Placement:
+    """The placement a reader asked for (llama.cpp -ngl N or --n-cpu-moe N), evaluated as given:
+    it runs when the accelerators hold their part and system RAM the rest."""
+    L = mem.n_layers
+    weights = mem.weights.total
+    resident = weights + mem.kv_cache_bytes + mem.recurrent_state_bytes + mem.vision_bytes
+    budgets = accelerator_budget(machine, mem, s) if machine.accelerators else [0.0]
+    budget = sum(budgets)
+    ram_usable = max(machine.ram_bytes - s.os_reserve_bytes, 0.0)
+    if n_cpu_moe is not None:
+        weights_in_ram = mem.routed_experts_bytes * n_cpu_moe / L
+        in_ram = weights_in_ram
+        kind, layers_on_gpu = "moe_expert_offload", L
+    else:
+        head = mem.weights.get("lm_head")
+        per_layer_fixed = (mem.kv_cache_bytes + mem.recurrent_state_bytes) / L
+        layer_weights = (weights - head - mem.weights.get("embeddings")) / L
+        on_gpu = head + gpu_layers * (layer_weights + per_layer_fixed) + mem.vision_bytes
+        in_ram = resident - on_gpu
+        weights_in_ram = weights - head - gpu_layers * layer_weights
+        kind, layers_on_gpu = "layer_offload", gpu_layers
+    gpu = resident - in_ram
+    notes = []
+    if gpu > budget:
+        notes.append(f"the accelerators need {gpu / 1e9:.1f} GB for their part but have {budget / 1e9:.1f} GB")
+    if in_ram > ram_usable:
+        notes.append(f"system RAM needs {in_ram / 1e9:.1f} GB but has {ram_usable / 1e9:.1f} GB free")
+    runs = not notes
+    device = tuple(gpu * b / budget + mem.compute_buffer_bytes for b in budgets) if budget > 0 else ()
+    return Placement(kind, False, runs, device, in_ram, weights_in_ram / weights if weights else 0.0,
+                     layers_on_gpu, n_cpu_moe, budget, budget - gpu,
+                     0.0 if runs else max(gpu - budget, 0.0) + max(in_ram - ram_usable, 0.0), tuple(notes))

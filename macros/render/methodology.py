@@ -4,6 +4,8 @@ from __future__ import annotations
 
 
 from ..engine import money
+from ..engine.bands import FEW_POINTS_FACTOR, MIN_BAND_POINTS
+from ..engine.calibrate import MIN_POINTS
 from . import charts, fmt
 from .common import Site, details, table
 from .fmt import esc
@@ -43,9 +45,23 @@ def factors_table(site: Site) -> str:
     for f in _accuracy(site)["factors"]:
         ce = "n/a" if f["compute_efficiency"] is None else fmt.pct(f["compute_efficiency"])
         rows.append([f"`{esc(f['backend'])}`", fmt.pct(f["bandwidth_efficiency"]), f"{f['layer_overhead_us']:.1f} µs",
-                     ce, str(f["decode_points"]), str(f["prefill_points"]), esc(f["source"])])
-    return table(["backend", "bandwidth efficiency", "fixed cost per layer", "compute efficiency",
-                  "decode points", "prefill points", "fit"], rows)
+                     f"{f['linear_layer_us']:.1f} µs", f"{f['token_overhead_us']:.0f} µs", ce,
+                     f"{f['linear_layer_prefill_gflop']:.2f}", f"{f['expert_call_gflop']:.3f}",
+                     str(f["decode_points"]), str(f["prefill_points"])])
+    return table(["class", "bandwidth efficiency", "per layer", "extra per Gated DeltaNet layer", "per token",
+                  "compute efficiency", "Gated DeltaNet GFLOP-eq. per token", "GFLOP-eq. per expert call",
+                  "decode points", "prefill points"], rows)
+
+
+def bands_table(site: Site) -> str:
+    """The error band printed beside every speed, per class."""
+    rows = []
+    for b in _accuracy(site)["bands"]:
+        note = "" if b["enough"] else f"too few measurements: shown as a factor of {FEW_POINTS_FACTOR:g} or wider"
+        rows.append([esc(b["kind"]), esc(b["class"]), str(b["points"]), f"÷/× {b['p90_factor']:.2f}",
+                     f"÷/× {b['median_factor']:.2f}", note])
+    return table(["speed", "setup", "held-out measurements", "band (90% within)", "median error", "note"], rows,
+                 ["l", "l", "r", "r", "r", "l"])
 
 
 def _summ(s: dict) -> str:
@@ -57,15 +73,16 @@ def _summ(s: dict) -> str:
 def accuracy_summary(site: Site) -> str:
     rows = []
     for s in _accuracy(site)["summary"]:
-        rows.append([esc(s["kind"].replace("_", " ")), esc(s["class"]), _summ(s["engine"]), _summ(s["held_out"]),
-                     _summ(s["naive"])])
-    out = table(["kind", "device class", "engine, fitted (n: median / p90 abs. error)", "engine, held out",
-                 "naive baseline"], rows, ["l", "l", "r", "r", "r"])
-    body = ("Absolute percentage error |predicted - measured| / measured, as count: median / 90th percentile. "
-            "'Held out' predicts each device's measurements from a fit that never saw that device: the honest "
-            "figure for hardware the catalog has no measurement of. The naive baseline is what a reader would "
-            "compute by hand: parameters x the bits in the quant's name / 8 for file sizes, rated bandwidth / file "
-            "size for decode, rated FLOP/s / (2 x active parameters) for prefill.")
+        rows.append([esc(s["kind"].replace("_", " ")), esc(s["family"]), esc(s["class"]), _summ(s["engine"]),
+                     _summ(s["held_out"]), _summ(s["naive"])])
+    out = table(["kind", "models", "setup", "engine, fitted (n: median / p90 error)", "engine, held out",
+                 "naive baseline"], rows, ["l", "l", "l", "r", "r", "r"])
+    body = ("Error as a ratio: |ln(predicted / measured)| shown as a percentage, so a figure 30% high and one 30% "
+            "low (a factor 1.3) count alike; count: median / 90th percentile. 'Held out' predicts each measurement "
+            "from a fit that never saw its source (the whole published table or thread): the honest figure for "
+            "setups the catalog has no measurement of. The naive baseline is what a reader would compute by hand: "
+            "parameters x the bits in the quant's name / 8 for file sizes, rated bandwidth / file size for decode, "
+            "rated FLOP/s / (2 x active parameters) for prefill.")
     return out + details(body)
 
 
@@ -147,23 +164,34 @@ def formulas(site: Site) -> str:
         "layers in system RAM (`--n-cpu-moe`); then whole layers in system RAM (`-ngl`); else it does not fit.\n",
         "### Decode speed",
         "Seconds per token = bytes read from accelerator memory / (rated bandwidth x bandwidth efficiency) + "
-        "layers x fixed cost per layer + bytes read from RAM / (RAM bandwidth x CPU efficiency) + a hop per GPU "
+        "layers x fixed cost per layer + Gated DeltaNet layers x their extra cost + a fixed cost per token + "
+        "bytes read from RAM / RAM bandwidth + a round trip per layer whose experts sit in RAM + a hop per GPU "
         "boundary (layer split) or two all-reduces per layer (tensor parallel). Bytes read per token: the "
         "attention and dense weights in full, the top-k routed experts and the shared expert, one embedding row, "
-        "the whole output head, the KV cache up to its fill, and the recurrent state read and written. The "
-        "efficiency and per-layer cost are fitted per backend to the catalog's measurements. Layers do not all "
-        "cost the same: an MoE layer (router, top-k, gather) counts as "
-        f"{1 + sm.moe_layer_weight:g} plain layers and a Gated DeltaNet layer (convolution, gates, recurrent "
-        f"update) as {1 + sm.linear_layer_weight:g}; these two weights are shared by every backend and chosen "
-        "by a grid search on the total error. A backend with fewer than three measurements keeps the pooled "
-        "per-layer cost and fits only its bandwidth efficiency:\n",
+        "the whole output head, the KV cache up to its fill, and the recurrent state read and written. A "
+        f"quantized KV cache (q8_0, q4_0) costs {sm.kv_quant_read_factor:g} times as much per byte as f16 (it is "
+        f"dequantized as it is read); an MoE layer counts as {1 + sm.moe_layer_weight:g} plain layers. Each class "
+        "of setup (backend; HBM datacenter parts apart; llama.cpp, vLLM/SGLang or MLX kernels) has its own "
+        f"factors, fitted to the catalog's measurements; a class with fewer than {MIN_POINTS} measurements borrows "
+        "the nearest wider class's:\n",
         factors_table(site),
         "### Prefill speed",
-        "Seconds per prompt token = (2 x active parameters + 4 x full-attention layers x heads x head width x "
-        "average context + routed-expert FLOPs x " f"{sm.expert_flops_weight:g}" ") / (rated dense FP16 FLOP/s x "
-        "compute efficiency), plus, with offload, the RAM-resident weights crossing PCIe once per micro-batch. "
-        "The extra weight on routed-expert FLOPs (small, gathered matrix products) is fitted like the layer "
-        "weights.\n",
+        "Seconds per prompt token = (2 x active parameters + attention FLOPs x their weight "
+        "+ Gated DeltaNet layers x their fixed cost + expert matmuls per "
+        "micro-batch x their fixed cost / micro-batch) / (rated dense FP16 FLOP/s x compute efficiency). "
+        "Attention FLOPs = 4 x full-attention layers x heads x head width x average context, so prefill slows "
+        "with depth much faster than decode; how much an attention FLOP costs against a weight FLOP depends on "
+        "the backend's flash-attention kernels, so it is fitted per class. With few tokens per expert in a micro-batch, each expert matmul "
+        "costs a fixed amount however few tokens it gets. Weights held in system RAM stream through each "
+        "micro-batch at a rate fitted on offload measurements ("
+        + ", ".join(f"{k} offload {v:.0%}" for k, v in sm.offload_prefill_share.items())
+        + " of the host's RAM bandwidth: the weights are copied to the GPU through staging buffers).\n",
+        "### Error bands",
+        "Every speed on this site is printed with a band: the range within which 90% of the held-out "
+        "measurements of the same class of setup lay (leave-one-source-out: each published table or thread "
+        f"predicted by a fit that never saw it). A class resting on fewer than {MIN_BAND_POINTS} such measurements "
+        f"says so and is shown at least a factor of {FEW_POINTS_FACTOR:g} wide.\n",
+        bands_table(site),
         "### Money and power",
         "Power at load = the sum of the accelerators' TDPs plus the CPU platform's. PSU rating = power / "
         f"{money.PSU_LOAD_FRACTION:g}. Electricity per month = power x hours / 1000 x price per kWh. Cost per "

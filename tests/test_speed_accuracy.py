@@ -1,0 +1,67 @@
+"""The speed model's held-out error, per class: a ratchet at the values measured when it was last
+improved. A change that makes any class worse fails here; one that improves a class should lower
+its line. Errors are ratio errors |ln(predicted / measured)| as percentages, held out
+leave-one-source-out (see macros/accuracy.py); `make accuracy` prints the same table."""
+
+from __future__ import annotations
+
+import pytest
+
+from macros.accuracy import accuracy_table
+
+SLACK = 1.05  # 5% of the value: room for a catalog row added elsewhere, not for a worse formula
+
+# (kind, models, setup): (held-out median %, held-out p90 %), as printed by `make accuracy`.
+RATCHET = {
+    ("decode", "all", "all"): (13.1, 71.6),
+    ("decode", "Qwen 3.5 family", "all"): (16.4, 93.3),
+    ("decode", "other models", "all"): (7.9, 24.3),
+    ("decode", "Qwen 3.5 family", "one NVIDIA GPU"): (20.1, 122.7),
+    ("decode", "Qwen 3.5 family", "several GPUs"): (27.3, 127.8),
+    ("decode", "Qwen 3.5 family", "GPU + system RAM"): (13.3, 32.4),
+    ("decode", "Qwen 3.5 family", "Apple"): (6.6, 43.5),
+    ("decode", "Qwen 3.5 family", "AMD"): (19.6, 36.6),
+    ("decode", "Qwen 3.5 family", "Intel"): (15.5, 37.2),
+    ("decode", "other models", "one NVIDIA GPU"): (11.6, 28.6),
+    ("decode", "other models", "Apple"): (5.2, 20.9),
+    ("decode", "other models", "AMD"): (12.8, 57.0),
+    ("prefill", "all", "all"): (54.6, 345.3),
+    ("prefill", "Qwen 3.5 family", "all"): (93.8, 407.6),
+    ("prefill", "other models", "all"): (43.6, 84.4),
+    ("prefill", "Qwen 3.5 family", "one NVIDIA GPU"): (130.7, 467.5),
+    ("prefill", "Qwen 3.5 family", "several GPUs"): (154.8, 456.3),
+    ("prefill", "Qwen 3.5 family", "GPU + system RAM"): (181.1, 424.2),
+    ("prefill", "Qwen 3.5 family", "Apple"): (49.3, 92.2),
+    ("prefill", "Qwen 3.5 family", "AMD"): (34.0, 162.3),
+    ("prefill", "Qwen 3.5 family", "Intel"): (100.3, 200.6),
+    ("prefill", "other models", "one NVIDIA GPU"): (32.8, 132.3),
+    ("prefill", "other models", "Apple"): (45.7, 61.2),
+    ("prefill", "other models", "AMD"): (58.4, 100.8),
+}
+
+
+@pytest.fixture(scope="module")
+def summary(engine):
+    return {(s["kind"], s["family"], s["class"]): s for s in accuracy_table(engine)["summary"]}
+
+
+@pytest.mark.parametrize("key", sorted(RATCHET))
+def test_held_out_error_does_not_grow(summary, key):
+    median, p90 = RATCHET[key]
+    held = summary[key]["held_out"]
+    assert held["count"] >= 5
+    assert held["median"] <= median * SLACK, f"{key}: held-out median {held['median']:.1f}% (ratchet {median}%)"
+    assert held["p90"] <= p90 * SLACK, f"{key}: held-out p90 {held['p90']:.1f}% (ratchet {p90}%)"
+
+
+def test_engine_beats_the_naive_baseline(summary):
+    """The engine's held-out error is below the hand calculation's for decode and prefill alike."""
+    for kind in ("decode", "prefill"):
+        s = summary[(kind, "all", "all")]
+        assert s["held_out"]["median"] < s["naive"]["median"] / 2
+
+
+def test_sizes_and_memory_stay_exact(summary):
+    """File sizes within 1% at the median (published listings); KV cache and recurrent state exact."""
+    assert summary[("file_size", "all", "all")]["engine"]["median"] <= 1.0
+    assert summary[("memory", "all", "all")]["engine"]["median"] <= 0.1
