@@ -418,11 +418,21 @@ def _fact(engine: Engine, q: ClaimQuery) -> Result:
         if not hasattr(value, part):
             raise NotCheckable(f"no field {path!r} on {kind} records")
         value = getattr(value, part)
-    if value is None:
-        raise NotCheckable(f"the catalog has no {path} for {ids[kind]}")
     name = getattr(record, "name", ids[kind])
-    return Result(value, f"catalog: {name}, {path.replace('_', ' ')} (from its cited source)",
-                  [f"{name}: {path.replace('_', ' ')}"])
+    if value is None:
+        raise NotCheckable(f"the catalog has no {_field_words(path)} figure for {name}")
+    field = _field_words(path)
+    return Result(value, f"catalog: {name}, {field} (from its cited source)", [f"{name}: {field}"])
+
+
+def _field_words(path: str) -> str:
+    """A catalog field path in words: memory_bandwidth_gb_s -> memory bandwidth (GB/s)."""
+    words = path.split(".")[-1].split("_")
+    units = {("gb", "s"): "GB/s", ("gb",): "GB", ("w",): "W", ("usd",): "USD", ("b",): "billion"}
+    for tail, unit in units.items():
+        if len(words) > len(tail) and tuple(words[-len(tail):]) == tail:
+            return " ".join(words[:-len(tail)]) + f" ({unit})"
+    return " ".join(words)
 
 
 # --------------------------------------------------------------------------- verdicts
