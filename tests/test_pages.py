@@ -18,7 +18,7 @@ MKDOCS = Path(sys.executable).with_name("mkdocs")
 
 from macros.catalog import load_catalog  # noqa: E402
 from macros.engine import Engine  # noqa: E402
-from macros.engine import money, search
+from macros.engine import advice, money
 from macros.render import fmt  # noqa: E402
 from macros.render.common import COMMON_QUANTS  # noqa: E402
 
@@ -49,10 +49,17 @@ def eng():
     return Engine(load_catalog(ROOT / "catalog"))
 
 
-def best(engine, model, machine):
+def best(engine, model, machine, use="chat"):
+    """(quant, estimate, context) the recommendation policy picks for chat, as every page shows it; None
+    when it picks nothing."""
     quants = [q for q in COMMON_QUANTS if q in engine.catalog.quants]
-    limit = engine.catalog.models[model].architecture.max_position_embeddings
-    return search.best_quant(engine, model, machine, quants, min(4096, limit))  # as the pages cap it
+    rec = advice.recommend(engine, model, machine, use, quants)
+    return (rec.quant, rec.estimate, rec.context) if rec.pick else None
+
+
+def cell(r) -> str:
+    """A home-matrix cell as the page text reads once tags are stripped."""
+    return squash(f"{r[0]}, {fmt.tokens(r[2])} ctx, {fmt.tok_s(r[1].decode_tok_s)}")
 
 
 # ------------------------------------------------------------------ no hand-typed figures
@@ -110,8 +117,8 @@ def test_nothing_unrendered_or_remote(built):
 def test_home_matrix(built, eng):
     text = page_text(built["real"], "index.html")
     for model, machine in (("qwen3.5-27b", "rtx-4090"), ("qwen3.5-397b-a17b", "mac-studio-m3-ultra-512gb")):
-        q, e = best(eng, model, eng.machine(machine))
-        assert squash(f"{q} {fmt.placement(e.placement.placement)}, {fmt.tok_s(e.decode_tok_s)}") in text
+        r = best(eng, model, eng.machine(machine))
+        assert r and cell(r) in text
 
 
 def test_family_page(built, eng):
@@ -127,12 +134,12 @@ def test_family_page(built, eng):
 def test_model_page(built, eng):
     text = page_text(built["real"], "models/qwen3.5-397b-a17b/index.html")
     for section in ("Specs", "Memory by quantization and context", "KV cache and recurrent state",
-                    "Hardware that runs it", "Recommended setups", "Commands", "Caveats"):
+                    "Quality by quantization", "Hardware that runs it", "Best for you", "Commands", "Caveats"):
         assert section in text
     assert fmt.params(eng.params("qwen3.5-397b-a17b").total.total) in text
     e = eng.estimate("qwen3.5-397b-a17b", "Q4_K_M", context=32768)
     assert fmt.gb(e.memory.total) in text
-    q, e = best(eng, "qwen3.5-397b-a17b", eng.machine("2x-rtx-5090-512gb-ddr5"))
+    q, e, _ = best(eng, "qwen3.5-397b-a17b", eng.machine("2x-rtx-5090-512gb-ddr5"))
     assert fmt.tok_s(e.decode_tok_s) in text
     assert "-ngl" in text and "-c" in text
 
@@ -141,8 +148,8 @@ def test_hardware_page(built, eng):
     text = page_text(built["real"], "hardware/rtx-5090/index.html")
     m = eng.machine("rtx-5090")
     assert "Memory 32 GB" in squash(text)  # as NVIDIA sells it (catalog memory_gb: 32), not 34.4 GB of 10^9 bytes
-    q, e = best(eng, "qwen3.5-27b", m)
-    assert squash(f"{q} {fmt.placement(e.placement.placement)}") in text
+    q, e, ctx = best(eng, "qwen3.5-27b", m)
+    assert squash(f"{q} {fmt.tokens(ctx)} {fmt.placement(e.placement.placement)}") in text
     assert fmt.tok_s(e.decode_tok_s) in text
     rig = page_text(built["real"], "hardware/2x-rtx-5090-512gb-ddr5/index.html")
     assert fmt.watts(money.power_draw_w(eng.machine("2x-rtx-5090-512gb-ddr5"))) in rig
@@ -224,17 +231,16 @@ def test_catalog_change_reaches_pages(built, eng):
     assert new_m.accelerators[0].memory_bytes > old_m.accelerators[0].memory_bytes
     hw = page_text(built["changed"], f"hardware/{CHANGED_HW}/index.html")
     assert f"Memory {NEW_GB} GB" in squash(hw)  # capacities print as sold: the catalog's memory_gb
-    assert f"{OLD_GB} GB" not in hw.split("Best model")[0]
+    assert f"{OLD_GB} GB" not in hw[hw.index("Specs"):hw.index("What fits")]
     # a fit elsewhere changes: the home matrix cell of some Qwen 3.5 model on this card
     home_old, home_new = page_text(built["real"], "index.html"), page_text(built["changed"], "index.html")
     changed = 0
     for model in [m for m, r in eng.catalog.models.items() if r.family == "qwen3.5"]:
         a, b = best(eng, model, old_m), best(new, model, new_m)
-        cell = lambda r: squash(f"{r[0]} {fmt.placement(r[1].placement.placement)}, {fmt.tok_s(r[1].decode_tok_s)}")
         if a and b and a[0] != b[0]:
             assert cell(b) in home_new and cell(a) in home_old
             changed += 1
-    assert changed, "doubling the card's memory changed no best quant"
+    assert changed, "doubling the card's memory changed no recommended quant"
 
 
 def test_charts_are_deterministic(built):

@@ -63,7 +63,7 @@ class Quality:
     publisher: str | None = None  # whose file was measured
     source_url: str | None = None
     records: tuple = ()  # every catalog quality record for this model and quant (any metric)
-    fit_factor: float | None = None  # estimates: 68% of fitted points lay within [kld / f, kld x f]
+    fit_factor: float | None = None  # estimates: exp(RMS log error) of the fit
 
     @property
     def estimated(self) -> bool:
@@ -281,6 +281,16 @@ def recommend(engine, model_id: str, machine, use: str = "chat", quants: Iterabl
     `estimate(model_id, quant, context=..., machine=...)` defaults to engine.estimate (pages pass
     a memoised one). Speeds are judged at the low end of their band with the cache filled to the
     context; headroom against max(advice_headroom_min_gib, advice_headroom_min_share x pool)."""
+    if estimate is None:  # one answer per engine: pages, the calculator and the CLI share it
+        cache = engine.__dict__.setdefault("_advice_recommendations", {})
+        key = (model_id, machine, use, tuple(quants))
+        if key not in cache:
+            cache[key] = _recommend(engine, model_id, machine, use, list(key[3]), None)
+        return cache[key]
+    return _recommend(engine, model_id, machine, use, list(quants), estimate)
+
+
+def _recommend(engine, model_id: str, machine, use: str, quants: list[str], estimate: EstimateFn | None):
     pol = policy(engine.catalog, use)
     est = estimate or (lambda mid, q, context, machine: engine.estimate(mid, q, context=context, machine=machine))
     limit = engine.catalog.models[model_id].architecture.max_position_embeddings

@@ -56,7 +56,7 @@ def policy_note(site) -> str:
                      f"{fmt.tokens(p.context_tokens)} tokens of context, KLD to BF16 at most {p.kld_max:g}")
     p = advice.policy(site.catalog, "chat")
     return ("The recommendation policy (one function for every page): " + "; ".join(parts) +
-            f". Headroom: at least {p.headroom_min_bytes / 2**30:g} GiB or {fmt.pct(p.headroom_min_share)} of the "
+            f". Headroom: at least {fmt.gb(p.headroom_min_bytes)} or {fmt.pct(p.headroom_min_share)} of the "
             f"memory the model sits in, whichever is larger. It picks the best quality meeting all of these "
             f"(differences under KLD {p.kld_negligible:g} count as ties and go to the faster); else the fastest "
             f"setup within the quality floor, labelled a compromise; below {p.usable_min_tok_s:g} tok/s or "
@@ -64,3 +64,36 @@ def policy_note(site) -> str:
             "usefully. KLD is the mean KL divergence of the next-token distribution from the unquantized model: "
             "published where the catalog has a measurement, else estimated from a rule fitted to those "
             "measurements by bits per weight and model size. Thresholds: `catalog/constants/advice.yaml`.")
+
+
+METRIC_LABELS = {"kld_mean": "mean KLD, nats", "ppl_ratio": "PPL ratio", "top_token_pct": "same top token, %",
+                 "benchmark_error_increase_pct": "benchmark error increase, %",
+                 "benchmark_recovery_pct": "benchmark score recovered, %"}
+
+
+def quality_sources(site) -> str:
+    """Every published quality measurement in the catalog, and the rule fitted to the KLD ones."""
+    from .common import details, table
+    rows = []
+    for r in site.catalog.quality.values():
+        url = next((s.url for s in r.source if s.url), None)
+        src = f'<a href="{esc(url)}">source</a>' if url else "catalog"
+        rows.append([esc(site.catalog.models[r.model].name), f"`{esc(r.quant)}`", esc(r.publisher),
+                     esc(METRIC_LABELS[r.metric]), f"{r.value:g}", esc(r.baseline), esc(r.dataset),
+                     "yes" if r.fit and r.metric == "kld_mean" else "no", src])
+    out = table(["model", "quant", "whose file", "metric", "value", "against", "measured on", "in the fit", "source"],
+                rows, ["l", "l", "l", "l", "r", "l", "l", "l", "l"])
+    fit = advice.quality_model(site.engine).fit
+    if fit:
+        lo, hi = fit.params_b_range
+        out += (f"\nFitted rule for quants nobody measured: ln(KLD) = {fit.a:.3f} + ({fit.b:.3f}) x body bits per "
+                f"weight + ({fit.c:.3f}) x ln(total parameters, billions), over {fit.points} KLD measurements; "
+                f"their root-mean-square error is a factor of {fit.factor:.2f}. Model size is held to the "
+                f"measured range ({lo:.1f} to {hi:.1f} B): a larger model is given the figure of the largest "
+                "measured one, so the rule never credits a size it has not seen. Pages label these figures "
+                "'estimate'.\n")
+    return out + details("KLD compares next-token distributions of the quantized and the unquantized model over a "
+                         "text; measurements on different texts are not strictly comparable, and files of the same "
+                         "name differ between uploaders (the table names whose file was measured). Where several "
+                         "files of one model and quant were measured, pages show the file from the repository the "
+                         "commands download, else the median.")

@@ -303,6 +303,7 @@ def macros(site: Site) -> dict:
         "mac_table": lambda: mac_table(site),
         "budget_tiers": lambda budgets, use="chat": budget_tiers(site, budgets, use),
         "policy_note": lambda: advice_text.policy_note(site),
+        "quality_sources": lambda: advice_text.quality_sources(site),
         "split_modes": lambda model, quant, ids: split_modes(site, model, quant, ids),
         "offload_compare": lambda model, quant, ids: offload_compare(site, model, quant, ids),
         "runtimes_table": lambda: software(site),

@@ -132,7 +132,7 @@ def quality_section(site: Site, mid: str) -> str:
             "this model and quant it is shown with its source (recipes differ between uploaders; the file from "
             "the repository the commands download is preferred). Otherwise the figure is an estimate from "
             "ln(KLD) = a + b x bits per weight + c x ln(parameters in billions), fitted to the catalog's "
-            "published measurements" + (f" ({fit.points} points; 68% within a factor of {fit.factor:.1f}; model "
+            "published measurements" + (f" ({fit.points} points, root-mean-square error a factor of {fit.factor:.1f}; model "
             f"sizes held to the measured {fit.params_b_range[0]:.0f} to {fit.params_b_range[1]:.0f} B, so a larger "
             "model gets no credit for its size)" if fit else "") + ".")
     return out + details(body)
