@@ -35,8 +35,10 @@ def build_table(site: Site, model_id: str, machine_ids: list[str], quant: str, b
                      fmt.usd(m.price_usd) if m.price_usd else "n/a", fmt.usd(cps) if cps else "n/a",
                      fmt.watts(w), fmt.watts(money.psu_rating_w(w)) if w else "n/a",
                      fmt.pct(money.circuit_share(w, circuit)) if w and circuit else "n/a"])
-    out = table(["build", "placement", "short by, GB", "weights in RAM", "decode (estimate)", "price",
-                 "price per tok/s", "power at load", "PSU rating", "share of one household circuit"], rows)
+    out = (f"{site.model_link(model_id, base)} at `{esc(quant)}` ({advice_text.quality_figure(site, model_id, quant)}), "
+           f"{fmt.tokens(context)} tokens of context:\n\n" +
+           table(["build", "placement", "short by, GB", "weights in RAM", "decode (estimate)", "price",
+                  "price per tok/s", "power at load", "PSU rating", "share of one household circuit"], rows))
     body = (f"`{esc(quant)}` at {fmt.tokens(context)} tokens, batch 1. Short by = memory missing even with system "
             "RAM. Weights in RAM = share of the weight bytes the placement keeps in system RAM. Price per tok/s = "
             "build price / decode estimate. Power at load = sum of the accelerators' TDPs plus the CPU platform's. "
@@ -69,7 +71,8 @@ def prefill_table(site: Site, model_id: str, machine_id: str, quant: str, prompt
         t = n / e.prefill_tok_s if e.prefill_tok_s else None
         rows.append([fmt.tokens(n), fmt.placement(e.placement.placement), fmt.tok_s(e.prefill_tok_s), fmt.seconds(t),
                      fmt.tok_s(e.decode_tok_s)])
-    out = (f"{site.model_link(model_id, BASE)} at `{esc(quant)}` on {site.machine_link(machine_id, BASE)}:\n\n" +
+    out = (f"{site.model_link(model_id, BASE)} at `{esc(quant)}` ({advice_text.quality_figure(site, model_id, quant)}) "
+           f"on {site.machine_link(machine_id, BASE)}:\n\n" +
            table(["prompt, tokens", "placement", "prefill (estimate)", "time to read the prompt",
                   "decode after it (estimate)"], rows))
     return out + details("Prefill time = prompt tokens / prefill speed; prefill speed = compute-bound (2 x active "
@@ -203,7 +206,7 @@ def offload_compare(site: Site, model_id: str, quant: str, machine_ids: list[str
         rows.append([site.machine_link(i, BASE), fmt.placement(p.placement), str(p.gpu_layers) if p.gpu_layers is not None else "-",
                      str(p.n_cpu_moe) if p.n_cpu_moe else "-", fmt.pct(p.offloaded_fraction), fmt.gb(p.ram_bytes),
                      fmt.tok_s(e.decode_tok_s)])
-    out = (f"{site.model_link(model_id, BASE)} at `{esc(quant)}`:\n\n" +
+    out = (f"{site.model_link(model_id, BASE)} at `{esc(quant)}` ({advice_text.quality_figure(site, model_id, quant)}):\n\n" +
            table(["machine", "placement", "-ngl", "--n-cpu-moe", "weights in RAM", "in RAM, GB", "decode (estimate)"],
                  rows))
     return out + details("The engine first keeps attention, shared weights and the KV cache on the GPUs and moves "

@@ -63,9 +63,11 @@ def family_kv(site: Site, base: str = "") -> str:
                     [fmt.mb(recurrent_state_bytes(a))])
     out = table(["model", "KV per token (f16)"] + [f"KV at {fmt.tokens(c)}, GB" for c in CONTEXTS] +
                 ["recurrent state, MB"], rows)
-    body = ("KV per token = 2 x full-attention layers x KV heads x head width x 2 bytes (f16). Only one layer in "
-            "four keeps a KV cache in Qwen 3.5; the Gated DeltaNet layers keep a fixed recurrent state (f32) that "
-            "does not grow with the context.")
+    intervals = sorted({site.catalog.models[m].architecture.full_attention_interval or 1 for m in site.family_models()})
+    share = " or ".join(f"one in {n:,}" for n in intervals) if intervals != [1] else "every"
+    body = (f"KV per token = 2 x full-attention layers x KV heads x head width x 2 bytes (f16). Only {share} "
+            "layers keeps a KV cache in this family (the architecture's `full_attention_interval`); the Gated "
+            "DeltaNet layers keep a fixed recurrent state (f32) that does not grow with the context.")
     return out + details(body) + family_kv_chart(site)
 
 
@@ -89,8 +91,11 @@ def family_kv_chart(site: Site) -> str:
     return "\n" + charts.svg("family-kv", draw, alt="KV cache versus context for each Qwen 3.5 model") + "\n"
 
 
+COMPARE_CONTEXT = 32768  # the context of the generations table's KV column
+
+
 def compare_generations(site: Site, pairs: list[list[str]], base: str = "") -> str:
-    """Qwen 3 (or other) model beside its Qwen 3.5 successor: params, KV per token, KV at 32K, context."""
+    """Qwen 3 (or other) model beside its Qwen 3.5 successor: params, KV per token, KV at COMPARE_CONTEXT, context."""
     rows = []
     for old, new in pairs:
         if old not in site.catalog.models or new not in site.catalog.models:
@@ -98,11 +103,11 @@ def compare_generations(site: Site, pairs: list[list[str]], base: str = "") -> s
         for mid in (old, new):
             a = site.catalog.models[mid].architecture
             per = kv_bytes_per_token(a)
-            c32 = min(32768, a.max_position_embeddings)
+            c32 = min(COMPARE_CONTEXT, a.max_position_embeddings)
             rows.append([site.model_link(mid, base), fmt.params(site.engine.params(mid).total.total),
                          esc(attention_layout(a)), fmt.small_bytes(per), fmt.gb(per * c32),
                          fmt.tokens(a.max_position_embeddings), f"{a.vocab_size:,}"])
-    out = table(["model", "total params", "attention", "KV per token (f16)", "KV at 32,768 tokens, GB",
+    out = table(["model", "total params", "attention", "KV per token (f16)", f"KV at {fmt.tokens(COMPARE_CONTEXT)}, GB",
                  "native context, tokens", "vocabulary"], rows)
     return out + details("Same formulas as above, applied to each model's own architecture record.")
 
