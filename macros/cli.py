@@ -85,6 +85,19 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--kind", choices=["gpu", "unified", "cpu"], help="custom machine: kind of memory")
     e.add_argument("--tflops", type=number(float, 0, 1e6, True), help="custom machine: dense FP16 TFLOPS")
     e.add_argument("--images", action="store_true", help="count the vision encoder")
+    e.add_argument("--depth", type=number(int, 0, 2**24), default=0,
+                   help="tokens already in the context when speed is measured (default 0)")
+    e.add_argument("--prompt", type=number(int, 1, 2**24), default=512, help="prompt length for prefill (default 512)")
+    e.add_argument("--n-gpu-layers", type=number(int, 0, 4096), default=None,
+                   help="llama.cpp -ngl: layers on the GPU(s), the rest in system RAM (evaluated as given)")
+    e.add_argument("--n-cpu-moe", type=number(int, 0, 4096), default=None,
+                   help="llama.cpp --n-cpu-moe: routed experts of the first N layers in system RAM")
+    e.add_argument("--backend", help="cuda, rocm, vulkan, metal, sycl or cpu (default: the device's own)")
+    e.add_argument("--ram-bandwidth-gb-s", type=number(float, 0, 1e5, True, " GB/s"), default=None,
+                   help="system RAM bandwidth, GB/s (rated), instead of the default platform's")
+    e.add_argument("--cpu", help="catalog CPU platform id for the system RAM (see `list hardware`)")
+    e.add_argument("--parallel", type=number(int, 1, 1024), default=1,
+                   help="llama-server --parallel slots (each keeps its own recurrent state)")
     e.add_argument("--json", action="store_true", help="print JSON")
 
     ls = sub.add_parser("list", help="print the loaded catalog")
@@ -185,10 +198,17 @@ def cmd_estimate(engine: Engine, args: argparse.Namespace) -> int:
         return _fail(conflict)
     count, ram_gb = args.count or 1, args.ram_gb or 0.0
     machine = None
-    if args.hardware:
+    if args.hardware and "," in args.hardware:
+        machine = _mixed_machine(engine, args)
+    elif args.hardware:
         machine = engine.machine(args.hardware, count, ram_gb)
     elif args.kind is not None:
         machine = custom_machine(args.kind, args.memory_gb, args.bandwidth_gb_s, args.tflops, count, ram_gb)
+    machine = _with_host(engine, machine, args)
+    backend = _backend(engine, machine, args.backend)
+    if args.depth + args.prompt > max(args.context, 1) and args.context:
+        raise EngineInputError(f"--depth {args.depth} plus --prompt {args.prompt} tokens exceed the --context "
+                               f"{args.context}: raise --context")
     mode = "layer_split"
     if args.runtime:
         if args.runtime not in engine.catalog.runtimes:
@@ -196,14 +216,92 @@ def cmd_estimate(engine: Engine, args: argparse.Namespace) -> int:
         if "tensor_parallel" in engine.catalog.runtimes[args.runtime].offload_modes and machine and machine.count > 1:
             mode = "tensor_parallel"
     result = engine.estimate(model, args.quant, context=args.context, kv_type=args.kv_type, batch=args.batch,
-                             machine=machine, mode=mode, images=args.images)
+                             machine=machine, mode=mode, images=args.images, context_fill=args.depth,
+                             prompt_tokens=args.prompt, gpu_layers=args.n_gpu_layers, n_cpu_moe=args.n_cpu_moe,
+                             parallel=args.parallel, backend=backend, runtime=args.runtime)
     data = result.to_json()
     data["runtime"] = args.runtime
+    data["depth"], data["prompt"], data["parallel"] = args.depth, args.prompt, args.parallel
+    for kind in ("decode", "prefill"):
+        rng = engine.speed_range(kind, result) if machine is not None else None
+        data[f"{kind}_tok_s_range"] = list(rng) if rng else None
+    if machine is not None:
+        data["speed_basis"] = {kind: engine.speed_band(kind, result).to_json() for kind in ("decode", "prefill")}
     if args.json:
         print(strict_json(data, indent=2, sort_keys=True))
     else:
         print(_human(data))
     return 0
+
+
+BACKENDS = ("cuda", "rocm", "vulkan", "metal", "sycl", "cpu")
+# Which backends run on a vendor's devices (Vulkan runs on every discrete or integrated GPU but Apple's).
+VENDOR_BACKENDS = {"NVIDIA": {"cuda", "vulkan"}, "AMD": {"rocm", "vulkan"}, "Intel": {"sycl", "vulkan"},
+                   "Apple": {"metal"}}
+
+
+def _mixed_machine(engine: Engine, args: argparse.Namespace):
+    """--hardware ID1,ID2,...: discrete GPUs in split order."""
+    from .engine.machine import machine_from_devices
+    ids = [i.strip() for i in args.hardware.split(",") if i.strip()]
+    if args.count is not None:
+        raise EngineInputError("--count does not apply to a list of GPUs: list each one (--hardware a,a,b)")
+    if len(ids) > MAX_DEVICES:
+        raise EngineInputError(f"at most {MAX_DEVICES} devices")
+    hws = []
+    for i in ids:
+        if i not in engine.catalog.hardware:
+            raise EngineInputError(f"unknown hardware {i!r} in --hardware (a list takes catalog GPU ids; "
+                                   "see `list hardware`)")
+        hw = engine.catalog.hardware[i]
+        if hw.kind != "gpu":
+            raise EngineInputError(f"{i!r} is a {hw.kind} machine: only discrete GPUs can be listed together")
+        hws.append(hw)
+    platform = engine.catalog.hardware[engine.default_cpu_platform()] if args.ram_gb else None
+    return machine_from_devices(hws, args.ram_gb or 0.0, platform)
+
+
+def _with_host(engine: Engine, machine, args: argparse.Namespace):
+    """The machine with its system RAM on the platform --cpu names, or at --ram-bandwidth-gb-s."""
+    import dataclasses
+    from .engine.machine import device_from_hardware
+    if args.cpu is None and args.ram_bandwidth_gb_s is None:
+        return machine
+    if args.cpu is not None and args.ram_bandwidth_gb_s is not None:
+        raise EngineInputError("give --cpu or --ram-bandwidth-gb-s, not both")
+    if machine is None or machine.host is None:
+        raise EngineInputError("--cpu and --ram-bandwidth-gb-s describe system RAM beside GPUs: give --ram-gb "
+                               "(or a CPU-only machine as --hardware)")
+    if args.cpu is not None:
+        hw = engine.catalog.hardware.get(args.cpu)
+        if hw is None or hw.kind != "cpu":
+            raise EngineInputError(f"--cpu {args.cpu!r} is not a catalog CPU platform; valid: " + ", ".join(
+                sorted(h.id for h in engine.catalog.hardware.values() if h.kind == "cpu")))
+        host = device_from_hardware(hw, memory_gb=machine.host.memory_bytes / 2**30)
+    else:
+        host = dataclasses.replace(machine.host, bandwidth_bytes_s=args.ram_bandwidth_gb_s * 1e9)
+    return dataclasses.replace(machine, host=host)
+
+
+def _backend(engine: Engine, machine, backend: str | None) -> str | None:
+    """The backend asked for, checked against the machine's devices."""
+    if backend is None:
+        return None
+    if backend not in BACKENDS:
+        raise EngineInputError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if machine is None:
+        raise EngineInputError("--backend needs --hardware or a custom machine")
+    devices = machine.accelerators or (machine.host,)
+    for d in devices:
+        hw = engine.catalog.hardware.get(d.id)
+        vendor = hw.vendor if hw else None
+        allowed = VENDOR_BACKENDS.get(vendor or "", {d.backend, "vulkan"} if d.backend != "metal" else {"metal"})
+        if d.kind == "cpu":
+            allowed = {"cpu"}
+        if backend not in allowed:
+            raise EngineInputError(f"the {backend} backend does not run on {d.name}; it runs "
+                                   f"{', '.join(sorted(allowed))}")
+    return backend
 
 
 def _conflicting_flags(engine: Engine, args: argparse.Namespace) -> str | None:
@@ -270,9 +368,19 @@ def _human(d: dict) -> str:
         lines.append(f"    accelerator {_gb(f['gpu_bytes'])}, system RAM {_gb(f['ram_bytes'])}, "
                      f"offloaded {f['offloaded_fraction']:.0%}, -ngl {f['gpu_layers']}, --n-cpu-moe {f['n_cpu_moe']}")
         lines.append(f"    headroom {_gb(f['headroom_bytes'])}" + (f", short by {_gb(f['shortfall_bytes'])}" if f["shortfall_bytes"] else ""))
-        dec, pre = d["decode_tok_s"], d["prefill_tok_s"]
-        lines.append(f"  decode {'n/a' if dec is None else f'{dec:,.1f}'} tok/s, prefill "
-                     f"{'n/a' if pre is None else f'{pre:,.0f}'} tok/s (estimates)")
+        def speed(kind: str, digits: int) -> str:
+            value, rng = d[f"{kind}_tok_s"], d.get(f"{kind}_tok_s_range")
+            if value is None:
+                return f"{kind} n/a"
+            band = f" (likely {rng[0]:,.{digits}f}-{rng[1]:,.{digits}f})" if rng else ""
+            return f"{kind} {value:,.{digits}f} tok/s{band}"
+        basis = d.get("speed_basis") or {}
+        lines.append(f"  {speed('decode', 1)}, {speed('prefill', 0)} (estimates at depth {d.get('depth', 0):,}; "
+                     f"prompt {d.get('prompt', 512):,} tokens)")
+        for kind, b in basis.items():
+            few = "" if b["enough"] else ", too few measurements: shown wide"
+            lines.append(f"    {kind} band: 90% of {b['points']} held-out measurements of '{b['class']}' lay "
+                         f"within a factor {b['p90_factor']:.2f}{few}")
     lines += [f"  assumes: {a}" for a in d["assumptions"]]
     return "\n".join(lines)
 

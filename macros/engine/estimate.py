@@ -246,8 +246,9 @@ class Engine:
                                     mode, runtime)
             if machine.kind == "unified":
                 assumptions.append(f"the GPU may use {self._unified_share(machine):.0%} of unified memory by default")
-            assumptions.append("decode speed with the KV cache filled to the context given; an estimate fitted "
-                               "to published measurements (see the methodology page for its error)")
+            assumptions.append(f"decode speed with {fill:,.0f} tokens already in the cache, prefill of a "
+                               f"{prompt:,}-token prompt; estimates fitted to published measurements (see the "
+                               "methodology page for their error)")
         return Estimate(m.id, quant, context, kv_type, batch, counts, bits, weights, memory, machine, placement,
                         decode, prefill, mode, tuple(assumptions), backend, parallel, runtime)
 
@@ -452,7 +453,7 @@ class Engine:
         """The band class of a measurement's setup."""
         machine = self.measurement_machine(m)
         offloads = m.gpu_layers is not None or m.n_cpu_moe is not None or not m.gpu_layers_all
-        return band_class(machine, m.backend, offloads)
+        return band_class(machine, m.backend, offloads, m.runtime)
 
     @functools.cached_property
     def band_table(self) -> dict[tuple[str, str], SpeedBand]:
@@ -478,19 +479,21 @@ class Engine:
         if machine is None or p is None:
             return self.band_table[(kind, "all")]
         offloads = p.placement in ("moe_expert_offload", "layer_offload")
-        return self.band_table[(kind, band_class(machine, estimate.backend, offloads))]
+        return self.band_table[(kind, band_class(machine, estimate.backend, offloads, estimate.runtime))]
 
     def speed_range(self, kind: str, estimate: "Estimate") -> tuple[float, float] | None:
         value = estimate.decode_tok_s if kind == "decode" else estimate.prefill_tok_s
         return None if not value else self.speed_band(kind, estimate).range(value)
 
 
-BAND_CLASSES = ("one NVIDIA GPU", "several GPUs", "GPU + system RAM", "Apple", "AMD", "Intel", "CPU only",
-                "other")
+BAND_CLASSES = ("one NVIDIA GPU", "one NVIDIA datacenter GPU (HBM)", "several GPUs", "GPU + system RAM", "Apple", "AMD", "Intel", "CPU only",
+                "vLLM / SGLang", "other")
 
 
-def band_class(machine: Machine, backend: str | None, offloads: bool) -> str:
-    """Setups the engine models alike, for its error bands."""
+def band_class(machine: Machine, backend: str | None, offloads: bool, runtime: str | None = None) -> str:
+    """Setups the engine models alike, for its error bands (llama.cpp and its kind unless vLLM/SGLang)."""
+    if RUNTIME_FAMILY.get(runtime or "llama.cpp") == "vllm":
+        return "vLLM / SGLang"
     if not machine.accelerators:
         return "CPU only"
     if offloads:
@@ -503,7 +506,7 @@ def band_class(machine: Machine, backend: str | None, offloads: bool) -> str:
     if backend == "metal":
         return "Apple"
     if backend == "cuda":
-        return "one NVIDIA GPU"
+        return "one NVIDIA datacenter GPU (HBM)" if d.hbm else "one NVIDIA GPU"
     if backend == "sycl" or "arc" in d.name.lower():
         return "Intel"
     if backend in ("rocm", "vulkan") and ("radeon" in d.name.lower() or "ryzen" in d.name.lower()
