@@ -43,9 +43,9 @@ def _n(x: float | None) -> float | int | None:
 
 def _device(d: Device) -> list:
     """[kind, memory bytes, rated bandwidth bytes/s, FLOP/s or null, backend, host link bytes/s or null,
-    HBM (its own class of speed factors)]."""
+    HBM (its own class of speed factors), vendor]."""
     return [d.kind, _n(d.memory_bytes), _n(d.bandwidth_bytes_s), _n(d.flops), d.backend, _n(d.host_link_bytes_s),
-            d.hbm]
+            d.hbm, d.vendor]
 
 
 def _usable(engine, devices: list[Device]) -> list:
@@ -56,12 +56,6 @@ def _usable(engine, devices: list[Device]) -> list:
                         compute_buffer_bytes=0.0, vision_bytes=0.0, n_layers=1, routed_experts_bytes=0.0,
                         is_moe=False)
     return [_n(b) for b in accelerator_budget(mach, empty, engine.settings)]
-
-
-def _macos_fractions(s) -> list[tuple[float, float]]:
-    """(installed bytes below, share) for Apple unified memory, ascending."""
-    table = getattr(s, "macos_gpu_fractions", None)
-    return list(table) if table else [(math.inf, s.macos_gpu_fraction)]
 
 
 def _factors(f: BackendFactors) -> list:
@@ -194,14 +188,15 @@ def export_data(engine) -> dict[str, Any]:
         "version": 1,
         "kv_types": list(KV_TYPES),
         "settings": {"overhead": _n(s.gpu_runtime_overhead_bytes), "unified": _n(s.unified_gpu_fraction),
-                     "macos": [[None if math.isinf(b) else _n(b), _n(f)] for b, f in _macos_fractions(s)],
+                     "macos": [[None if math.isinf(b) else _n(b), _n(f)] for b, f in s.macos_gpu_fractions],
                      "os": _n(s.os_reserve_bytes), "ram_unit": _n(ram_unit),
                      "ubatch": s.ubatch_tokens, "fa": s.flash_attention, "min_context": MIN_CONTEXT},
         "speed": {"keys": _speed_keys(sm), "families": dict(RUNTIME_FAMILY),
                   "hop": _n(sm.gpu_hop_s), "allreduce": {k: _n(v) for k, v in sm.allreduce_s.items()},
                   "kvf": _n(sm.kv_quant_read_factor), "sync": _n(sm.offload_sync_s),
                   "offload": {k: _n(v) for k, v in sm.offload_prefill_share.items()},
-                  "cpu_bw": _n(sm.factors("cpu").bandwidth_efficiency)},
+                  "cpu_bw": _n(sm.factors("cpu").bandwidth_efficiency),
+                  "bands": {f"{kind}|{cls}": [_n(b.factor), b.enough] for (kind, cls), b in engine.band_table.items()}},
         "models": [_model_record(engine, m) for m in models],
         "quants": [{"id": q.id, "name": q.name, "format": q.format, "runtimes": list(q.runtimes),
                     "bpw": [_n(engine.bits(q.id).body_bpw), _n(engine.bits(q.id).embedding_bpw),

@@ -69,7 +69,7 @@ def render_pages() -> dict:
             cause = stop.__context__ or stop
             raise SystemExit(f"{file.src_uri}: {type(cause).__name__}: {str(cause).splitlines()[0][:300]}") from None
     from macros.claims import check_all
-    ctx = config["guide_site_ctx"]
+    ctx = config["guide_build_ctx"]
     claims = {v.claim.id: {"verdict": v.verdict, "ours": _plain(v.ours), "claim": _claim_words(v.claim)}
               for v in check_all(ctx.engine)}
     return {"pages": pages, "claims": claims}

@@ -28,16 +28,16 @@ def define_env(env):
         sys.path.insert(0, str(ROOT))
     if not os.environ.get("GUIDE_KEEP_MODULES"):  # set by `make serve`, which reloads code itself
         _fresh_modules()
-    from macros.site import SiteContext
+    from macros.context import BuildContext
 
     charts = sys.modules.get("macros.render.charts")
     if charts is not None:  # a kept module: forget the charts drawn from the previous catalog
         for cache in (charts._CACHE, charts._DONE):
             cache.clear()
 
-    ctx = SiteContext.load(ROOT / "catalog")
-    env.variables["site_ctx"] = ctx
-    env.conf["guide_site_ctx"] = ctx  # the hook that generates pages reads the same catalog
+    ctx = BuildContext.load(ROOT / "catalog")
+    env.variables["build_ctx"] = ctx
+    env.conf["guide_build_ctx"] = ctx  # the hook that generates pages reads the same catalog
     for module_name in PAGE_MODULES:
         for name, fn in importlib.import_module(module_name).macros(ctx).items():
             env.macro(fn, name)

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _catalog(config):
     """The catalog the macros plugin loaded for this build (glue.py leaves it in the config)."""
-    ctx = config.get("guide_site_ctx")
+    ctx = config.get("guide_build_ctx")
     if ctx is not None:
         return ctx.catalog
     if str(ROOT) not in sys.path:

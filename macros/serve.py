@@ -327,7 +327,7 @@ class DevSite:
 
     def _catalog_ids(self) -> tuple[frozenset, ...]:
         """The ids that have generated pages: a change here changes the set of files."""
-        catalog = self.config["guide_site_ctx"].catalog
+        catalog = self.config["guide_build_ctx"].catalog
         return frozenset(catalog.models), frozenset(catalog.hardware), frozenset(catalog.rigs)
 
     def _want(self, src: str) -> None:

@@ -143,8 +143,8 @@ def test_policy_thresholds_come_from_the_catalog(catalog):
 @pytest.fixture(scope="module")
 def site():
     from macros.render.common import site_for
-    from macros.site import SiteContext
-    return site_for(SiteContext.load(ROOT / "catalog"))
+    from macros.context import BuildContext
+    return site_for(BuildContext.load(ROOT / "catalog"))
 
 
 def _recommendations(site):

@@ -178,8 +178,8 @@ def test_rendered_block_is_raw_html_and_escapes_catalog_strings(calc_engine):
 
 
 def test_page_macros_are_registered(calc_engine):
-    from macros.site import SiteContext
-    ctx = SiteContext(catalog=calc_engine.catalog, engine=calc_engine)
+    from macros.context import BuildContext
+    ctx = BuildContext(catalog=calc_engine.catalog, engine=calc_engine)
     fns = calculator.macros(ctx)
     assert set(fns) == {"calculator", "calculator_data_size"}
     assert "kB gzipped" in fns["calculator_data_size"]()

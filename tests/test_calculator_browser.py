@@ -3,7 +3,7 @@
 The page repeats the engine's placement and speed arithmetic in JavaScript, so this drives it with
 seeded random inputs and compares every figure with `python -m macros estimate --json` (run
 in-process). It also loads shared links, feeds it bad input, checks that it requests nothing from
-another host, and writes screenshots to site/artifacts/. Skipped when /usr/bin/chromium is missing.
+another host, and writes screenshots to build/test-artifacts/ (outside the published site). Skipped when /usr/bin/chromium is missing.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from macros.engine import Engine  # noqa: E402
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--no-first-run", "--disable-sync"]
-ARTIFACTS = ROOT / "site" / "artifacts"
+ARTIFACTS = ROOT / "build" / "test-artifacts"
 N_RANDOM = 400  # random inputs compared with the engine
 N_CONTEXT = 400  # of those, how many also compare the largest context (bisection: ~40 estimates each)
 REL_TOL = 0.005  # 0.5 %

@@ -221,7 +221,7 @@ def injected_site(tmp_path_factory):
     in a claim quote, mathtext and an attribute list in names."""
     import shutil
     from macros.render.common import site_for
-    from macros.site import SiteContext
+    from macros.context import BuildContext
     root = tmp_path_factory.mktemp("inject") / "catalog"
     shutil.copytree(ROOT / "catalog", root)
     plant(root, "models.yaml", r"^  name: Qwen3.5-27B$", f"  name: 'Qwen3.5-27B {LINK} $x$'")
@@ -232,7 +232,7 @@ def injected_site(tmp_path_factory):
           r"\1'" + IMAGE + r" \2'")
     catalog = load_catalog(root)
     from macros.engine import Engine
-    return site_for(SiteContext(catalog=catalog, engine=Engine(catalog)))
+    return site_for(BuildContext(catalog=catalog, engine=Engine(catalog)))
 
 
 def _no_live_markup(page_html: str) -> None:

@@ -3,7 +3,7 @@ and a phone width (390 px): charts wide enough with text large enough, no page-l
 the first column of a wide table in view while it scrolls, the fact-check verdict on screen.
 
 Screenshots of the home, a model, a hardware and the fact-check page at both widths go to
-site/artifacts/pages/ (or PAGES_SHOTS_DIR). Skipped when /usr/bin/chromium is missing.
+build/test-artifacts/pages/ (or PAGES_SHOTS_DIR; outside the published site). Skipped when /usr/bin/chromium is missing.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--no-first-run", "--disable-sync"]
-SHOTS = Path(os.environ.get("PAGES_SHOTS_DIR") or ROOT / "site" / "artifacts" / "pages")
+SHOTS = Path(os.environ.get("PAGES_SHOTS_DIR") or ROOT / "build" / "test-artifacts" / "pages")
 WIDTHS = {"desktop": (1366, 900), "phone": (390, 844)}
 MODEL, HARDWARE = "qwen3.5-27b", "rtx-5090"
 PAGES = {"home": "", "model": f"models/{MODEL}/", "hardware": f"hardware/{HARDWARE}/", "fact-check": "fact-check/"}

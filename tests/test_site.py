@@ -93,7 +93,7 @@ def test_internal_links_and_anchors(built_site):
 
 
 def test_external_links_are_listed_not_fetched(built_site):
-    """External links are collected into site/artifacts/external-links.txt for a person to check."""
+    """External links are collected into build/test-artifacts/external-links.txt (outside the published site) for a person to check."""
     links = set()
     for page in _html_files(built_site):
         for tag, _, url in HREF.findall(page.read_text()):
@@ -101,7 +101,7 @@ def test_external_links_are_listed_not_fetched(built_site):
                 links.add(html.unescape(url))
     for url in links:
         assert urlsplit(url).netloc, url
-    out = ROOT / "site" / "artifacts"
+    out = ROOT / "build" / "test-artifacts"
     out.mkdir(parents=True, exist_ok=True)
     (out / "external-links.txt").write_text("\n".join(sorted(links)) + "\n")
     assert links  # the catalog's sources are linked

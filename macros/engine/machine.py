@@ -32,9 +32,9 @@ class Device:
     backend: str
     power_w: float | None
     host_link_bytes_s: float | None = None  # PCIe to the host, per direction
-    gpu_cores: int | None = None
     hbm: bool = False  # high-bandwidth memory (datacenter parts): its own class of fitted speed factors
     bandwidth_measured: bool = False  # bandwidth_bytes_s was measured on the machine (used as is), not rated
+    vendor: str = ""  # NVIDIA, AMD, Intel, Apple, ...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,8 +75,8 @@ def device_from_hardware(hw: Hardware, memory_gb: float | None = None) -> Device
         memory_bytes=(memory_gb or hw.memory_gb) * CAPACITY_UNIT_BYTES,
         bandwidth_bytes_s=hw.memory_bandwidth_gb_s * 1e9,
         flops=hw.fp16_tflops * 1e12 if hw.fp16_tflops else None,
-        backend=hw.backend, power_w=hw.tdp_w, host_link_bytes_s=link, gpu_cores=hw.gpu_cores,
-        hbm="HBM" in (hw.memory_type or "").upper(),
+        backend=hw.backend, power_w=hw.tdp_w, host_link_bytes_s=link,
+        hbm="HBM" in (hw.memory_type or "").upper(), vendor=hw.vendor,
     )
 
 

@@ -24,9 +24,6 @@ class Parts:
     def get(self, name: str, default: float = 0.0) -> float:
         return self.values.get(name, default)
 
-    def nonzero(self) -> dict[str, float]:
-        return {k: v for k, v in self.values.items() if v}
-
     def scaled(self, factors: Mapping[str, float]) -> "Parts":
         """The same parts with some multiplied by a factor."""
         return Parts(self.unit, {k: v * factors.get(k, 1.0) for k, v in self.values.items()}, self.formulas)

@@ -6,6 +6,11 @@ from __future__ import annotations
 
 from . import fmt
 
+# How-to pages for the two desktop runners' Hugging Face downloads (read 2026-12-01):
+# "Download any model from Hugging Face by specifiying {user}/{repo} ... Choose a quantization with the @ qualifier"
+LMSTUDIO_HF_DOC = "https://huggingface.co/docs/hub/lmstudio"
+# ollama run hf.co/{username}/{repository}:{quantization}
+OLLAMA_HF_DOC = "https://huggingface.co/docs/hub/ollama"
 PARALLEL_SLOTS = 1  # one sequence: the context given is the whole cache (llama-server splits -c across slots)
 
 
@@ -77,6 +82,11 @@ def ollama(catalog, model, quant_id: str, context: int) -> str | None:
     return f"ollama run hf.co/{d.repo}:{quant_id}\n>>> /set parameter num_ctx {context}"
 
 
+def lmstudio(d, quant_id: str) -> str:
+    """LM Studio's CLI fetching one quant of the repository (the @ qualifier picks the quantization)."""
+    return f"lms get {d.repo}@{quant_id}"
+
+
 def vllm(catalog, model, tp: int, context: int) -> str:
     rt = catalog.runtimes.get("vllm")
     cmd = rt.command if rt else "vllm serve"
@@ -93,10 +103,6 @@ def mlx(catalog, model, repo: str, context: int) -> str:
 
 def block(code: str, lang: str = "bash") -> str:
     return f"```{lang}\n{code}\n```\n"
-
-
-def runtime_names(catalog) -> dict[str, str]:
-    return {k: fmt.esc(v.name) for k, v in catalog.runtimes.items()}
 
 
 def setup_block(site, model_id: str, rec) -> str:
@@ -121,6 +127,11 @@ def setup_block(site, model_id: str, rec) -> str:
         out += ["Or, with the files downloaded as above:\n", block(llama_server_local(cat, m, q, e, ctx))]
     ol = ollama(cat, m, q, ctx)
     if ol and e.placement.placement in ("gpu", "unified", "cpu", "layer_split"):
-        out += ["**Ollama** (pulls the same file from Hugging Face; set the context in the session):\n",
-                block(ol, "text")]
+        out += [f'**Ollama** (pulls the same file from Hugging Face, <a href="{OLLAMA_HF_DOC}">how</a>; set the '
+                "context in the session):\n", block(ol, "text")]
+    elif ol:
+        out.append("Ollama and LM Studio have no equivalent of `--n-cpu-moe`; for this placement use llama.cpp.\n")
+    if d and e.placement.placement in ("gpu", "unified", "cpu", "layer_split"):
+        out += [f'**LM Studio** (its `lms` command line, <a href="{LMSTUDIO_HF_DOC}">how</a>; then load it with a '
+                f"context length of {ctx:,} tokens):\n", block(lmstudio(d, q))]
     return "\n".join(out)

@@ -90,6 +90,18 @@ class Site:
                                                     machine=machine, mode=mode, **kw)
         return self._cache[key]
 
+    def speed_text(self, e, kind: str = "decode") -> str:
+        """A speed with its error band: "38.5 tok/s (likely 26.6-55.8)", the band being the held-out error
+        of the estimate's class of setup (see the methodology page); a class resting on too few
+        measurements says so."""
+        value = e.decode_tok_s if kind == "decode" else e.prefill_tok_s
+        if not value or e.machine is None:
+            return fmt.tok_s(value)
+        band = self.engine.speed_band(kind, e)
+        lo, hi = band.range(value)
+        few = ", few measurements" if not band.enough else ""
+        return f"{fmt.tok_s(value)} (likely {fmt.tok_s_bare(lo)}–{fmt.tok_s_bare(hi)}{few})"
+
     def best(self, model_id: str, machine: Machine, context: int = 4096, quants: Sequence[str] = COMMON_QUANTS):
         key = ("best", model_id, machine, context, tuple(quants))
         if key not in self._cache:
@@ -179,7 +191,7 @@ def source_html(src) -> str:
 
 
 class _Memo:
-    """An engine look-alike whose estimate() goes through the Site cache (for derived.*)."""
+    """An engine look-alike whose estimate() goes through the Site cache (for engine.search)."""
 
     def __init__(self, site: Site):
         self._site = site

@@ -86,6 +86,11 @@ def tok_s(x: float | None) -> str:
     return f"{x:,.0f} tok/s"
 
 
+def tok_s_bare(x: float) -> str:
+    """A speed's number alone, rounded as tok_s rounds it (for the ends of a band)."""
+    return tok_s(x).removesuffix(" tok/s")
+
+
 def pct(fraction: float | None, digits: int = 0) -> str:
     if fraction is None:
         return "n/a"
@@ -102,10 +107,6 @@ def usd(x: float | None) -> str:
 
 def watts(w: float | None) -> str:
     return "n/a" if w is None else f"{w:,.0f} W"
-
-
-def kwh(x: float) -> str:
-    return f"{x:,.1f} kWh"
 
 
 def params(n: float) -> str:
