@@ -92,10 +92,17 @@ def test_model_quant_numbers_equal_the_engines(calc_engine, data, model_pref, qu
     logits, scores, act = m["cb"]
     assert _close(max(logits, scores * context) + act, e.memory["compute_buffer"])
     assert m["layers"] == a.num_hidden_layers and m["moe"] == bool(a.num_experts)
-    # prefill: the exported FLOPs over the device's effective rate give the engine's compute term
-    dev = e.machine.accelerators[0]
-    rate = dev.flops * calc_engine.speed_model.factors(dev.backend).compute_efficiency
-    assert _close(m["fl"] / rate, e.prefill.terms["compute"], 1e-9)
+    # prefill: the exported work over the device's effective rate gives the engine's compute term (a
+    # default prompt into an empty cache, as the page computes it)
+    p = calc_engine.estimate(model_id, quant_id, context=context, kv_type="q8_0",
+                             machine=calc_engine.machine(hardware, 1, 512), context_fill=0)
+    dev = p.machine.accelerators[0]
+    f = calc_engine.speed_model.device_factors(dev)
+    dense, attention, linear, calls = m["pw"]
+    ub = data["settings"]["ubatch"]
+    work = dense + f.attention_flops_weight * attention + f.linear_layer_prefill_flops * linear + \
+        f.expert_call_flops * calls / ub
+    assert _close(work / (dev.flops * f.compute_efficiency), p.prefill.terms["compute"], 1e-9)
 
 
 def test_machines_equal_the_engines(calc_engine, data):
@@ -103,7 +110,8 @@ def test_machines_equal_the_engines(calc_engine, data):
     s = calc_engine.settings
     for h in data["hardware"]:
         d = calc_engine.machine(h["id"]).accelerators or (calc_engine.machine(h["id"]).host,)
-        kind, mem, bw, flops, backend, link = h["dev"]
+        kind, mem, bw, flops, backend, link, hbm, vendor = h["dev"]
+        assert (hbm, vendor) == (d[0].hbm, d[0].vendor), h["id"]
         assert (kind, backend) == (d[0].kind, d[0].backend), h["id"]
         assert _close(mem, d[0].memory_bytes) and _close(bw, d[0].bandwidth_bytes_s), h["id"]
         assert (flops is None) == (d[0].flops is None) and (flops is None or _close(flops, d[0].flops))
@@ -117,10 +125,14 @@ def test_machines_equal_the_engines(calc_engine, data):
             assert _close(r["host"][1], mach.host.memory_bytes) and _close(r["host"][2], mach.host.bandwidth_bytes_s)
         assert all(p in cat.hardware for p in r["parts"])
     sm = calc_engine.speed_model
-    for backend, f in data["speed"]["backends"].items():
-        assert _close(f[0], sm.backends[backend].bandwidth_efficiency)
-        assert _close(f[1], sm.backends[backend].layer_overhead_s)
-    assert _close(data["speed"]["pooled"][0], sm.pooled.bandwidth_efficiency)
+    for key, f in data["speed"]["keys"].items():
+        g = sm.factors(key)
+        assert _close(f[0], g.bandwidth_efficiency) and _close(f[1], g.layer_overhead_s), key
+        assert _close(f[3], g.token_overhead_s) and _close(f[4], g.linear_layer_s), key
+    for name, (factor, enough) in data["speed"]["bands"].items():
+        kind, cls = name.split("|")
+        band = calc_engine.band_table[(kind, cls)]
+        assert _close(factor, band.factor) and enough == band.enough, name
     assert _close(data["settings"]["os"], s.os_reserve_bytes)
     assert data["settings"]["ubatch"] == s.ubatch_tokens
     # a custom machine's units are the engine's

@@ -33,7 +33,8 @@
   var has = function (obj, key) { return Object.prototype.hasOwnProperty.call(obj, key); };
 
   function dev(a, name) {
-    return { kind: a[0], mem: a[1], bw: a[2], flops: a[3], backend: a[4], link: a[5], hbm: !!a[6], name: name || "" };
+    return { kind: a[0], mem: a[1], bw: a[2], flops: a[3], backend: a[4], link: a[5], hbm: !!a[6], vendor: a[7] || "",
+             name: name || "" };
   }
   function sum(xs) { var t = 0; for (var i = 0; i < xs.length; i++) t += xs[i]; return t; }
 
@@ -263,6 +264,25 @@
     return { tok_s: 1 / seconds, terms: terms };
   }
 
+  /** The class of setup whose held-out error is the band of a speed (engine/estimate.py band_class). */
+  function bandClass(M, p, runtime) {
+    if (has(D.speed.families, runtime) && D.speed.families[runtime] === "vllm") return "vLLM / SGLang";
+    if (!M.acc.length) return "CPU only";
+    if (p.placement === "moe_expert_offload" || p.placement === "layer_offload") return "GPU + system RAM";
+    if (M.acc.length > 1) return "several GPUs";
+    var d = M.acc[0];
+    if (d.backend === "metal") return "Apple";
+    if (d.backend === "cuda") return d.hbm ? "one NVIDIA datacenter GPU (HBM)" : "one NVIDIA GPU";
+    return { AMD: "AMD", Intel: "Intel", NVIDIA: "one NVIDIA GPU" }[d.vendor] || "other";
+  }
+
+  /** [low, high, few measurements] around a speed, from its class's band. */
+  function band(kind, value, M, p, runtime) {
+    var b = D.speed.bands[kind + "|" + bandClass(M, p, runtime)];
+    if (!b || !value) return null;
+    return [value / b[0], value * b[0], !b[1]];
+  }
+
   // ------------------------------------------------------------------ one estimate (engine/estimate.py)
 
   function modeFor(st, M) {
@@ -299,6 +319,8 @@
     var read = { total: mq[4] + kvRead, kv: kvRead, routed: mq[5], lm_head: mq[6], embeddings: mq[7] };
     var decode = decodeSpeed(M, p, read, model, mode, st.rt, st.kv);
     var prefill = prefillSpeed(M, p, model, p.ram, mode, st.rt);
+    if (decode) decode.band = band("decode", decode.tok_s, M, p, st.rt);
+    if (prefill) prefill.band = band("prefill", prefill.tok_s, M, p, st.rt);
     return { model: model, machine: M, mode: mode, memory: m.parts, total: m.total, cb: m.mem.cb, placement: p,
              decode: decode, prefill: prefill, bytes_read: read };
   }
@@ -484,6 +506,13 @@
     if (x < 1) return x.toFixed(2) + " tok/s";
     if (x < 100) return x.toFixed(1) + " tok/s";
     return fmtFixed(x, 0) + " tok/s";
+  }
+  /** "38.5 tok/s (likely 26.6–55.8)": a speed with its class's band (site: Site.speed_text). */
+  function withBand(speed) {
+    var b = speed.band;
+    if (!b) return tokS(speed.tok_s);
+    return tokS(speed.tok_s) + " (likely " + tokS(b[0]).replace(" tok/s", "") + "–" + tokS(b[1]).replace(" tok/s", "") +
+      (b[2] ? ", few measurements" : "") + ")";
   }
   function pct(f) { return f === null || !isFinite(f) ? "n/a" : (100 * f).toFixed(0) + "%"; }
   var PLACEMENT_LABELS = {
@@ -752,9 +781,9 @@
 
     var sr = $("calc-speed-rows");
     clear(sr);
-    row(sr, "Decode (generation), cache full", e.decode ? "≈ " + tokS(e.decode.tok_s) : "n/a: " + (p.runs ? "no bandwidth figure" : "it does not fit"), "decode", e.decode ? e.decode.tok_s : null);
-    row(sr, "Prefill (prompt processing)", e.prefill ? "≈ " + tokS(e.prefill.tok_s) : "n/a: " + (p.runs ? "no FP16 compute figure for this device" : "it does not fit"), "prefill", e.prefill ? e.prefill.tok_s : null);
-    var note = "Estimates: decode from bytes read per token over bandwidth plus a fixed cost per layer, prefill from FLOPs over compute, each with efficiency factors fitted to published measurements (the methodology page gives their error).";
+    row(sr, "Decode (generation), cache full", e.decode ? "≈ " + withBand(e.decode) : "n/a: " + (p.runs ? "no bandwidth figure" : "it does not fit"), "decode", e.decode ? e.decode.tok_s : null);
+    row(sr, "Prefill (prompt processing)", e.prefill ? "≈ " + withBand(e.prefill) : "n/a: " + (p.runs ? "no FP16 compute figure for this device" : "it does not fit"), "prefill", e.prefill ? e.prefill.tok_s : null);
+    var note = "Estimates: decode from bytes read per token over bandwidth plus fixed costs per layer and per token, prefill from FLOPs over compute, with factors fitted to published measurements. The range beside each speed is where 90% of held-out measurements of the same kind of setup lay (the methodology page gives the table).";
     if (e.mode === "tensor_parallel") note += " Tensor parallel across " + M.acc.length + " devices (the runtime's split).";
     $("calc-speed-note").textContent = note;
 

@@ -502,17 +502,11 @@ def band_class(machine: Machine, backend: str | None, offloads: bool, runtime: s
         return "several GPUs"
     d = machine.accelerators[0]
     backend = backend or d.backend
-    vendor = d.name.split()[0].lower() if d.name else ""
     if backend == "metal":
         return "Apple"
     if backend == "cuda":
         return "one NVIDIA datacenter GPU (HBM)" if d.hbm else "one NVIDIA GPU"
-    if backend == "sycl" or "arc" in d.name.lower():
-        return "Intel"
-    if backend in ("rocm", "vulkan") and ("radeon" in d.name.lower() or "ryzen" in d.name.lower()
-                                          or d.id.startswith(("rx-", "mi", "radeon", "ryzen"))):
-        return "AMD"
-    return "other" if vendor else "other"
+    return {"AMD": "AMD", "Intel": "Intel", "NVIDIA": "one NVIDIA GPU"}.get(d.vendor, "other")
 
 
 def _band(kind: str, cls: str, abs_logs: list[float]) -> SpeedBand:
