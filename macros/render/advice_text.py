@@ -28,7 +28,7 @@ def cell(site, rec, base: str = "") -> str:
     e = rec.estimate
     q = rec.pick.quality
     qual = "BF16" if q.kind == "baseline" else (f"KLD {q.kld:.2g}" + (" est." if q.estimated else ""))
-    text = (f"`{esc(rec.quant)}`, {fmt.tokens(rec.context)} ctx, {site.speed_text(e, "decode")}, {qual}")
+    text = (f"`{esc(rec.quant)}`, {fmt.tokens(rec.context)} ctx, {site.speed_text(e, 'decode')}, {qual}")
     if rec.status == "compromise":
         text = "compromise: " + text
     return text
@@ -42,7 +42,7 @@ def line(site, rec, machine_link: str, model_link: str) -> str:
     e = rec.estimate
     lead = "Best for" if rec.status == "recommended" else "Compromise for"
     return (f"**{lead} {esc(pol.use)}:** {model_link} at `{esc(rec.quant)}` on {machine_link}, "
-            f"{fmt.tokens(rec.context)} tokens of context, {site.speed_text(e, "decode")} decode (estimate; "
+            f"{fmt.tokens(rec.context)} tokens of context, {site.speed_text(e, 'decode')} decode (estimate; "
             f"{fmt.tok_s(rec.pick.decode_low_tok_s)} at the low end of its band), "
             f"{quality_figure(site, rec.model_id, rec.quant)}. *Why:* {esc(rec.reason)}")
 

@@ -31,7 +31,7 @@ def build_table(site: Site, model_id: str, machine_ids: list[str], quant: str, b
         cps = money.cost_per_tok_s(m.price_usd, e.decode_tok_s) if m.price_usd and e.decode_tok_s else None
         rows.append([site.machine_link(i, base), fmt.placement(p.placement),
                      fmt.gb(p.shortfall_bytes) if not p.runs else "-",
-                     fmt.pct(p.offloaded_fraction) if p.runs else "-", site.speed_text(e, "decode"),
+                     fmt.pct(p.offloaded_fraction) if p.runs else "-", site.speed_text(e, 'decode'),
                      fmt.usd(m.price_usd) if m.price_usd else "n/a", fmt.usd(cps) if cps else "n/a",
                      fmt.watts(w), fmt.watts(money.psu_rating_w(w)) if w else "n/a",
                      fmt.pct(money.circuit_share(w, circuit)) if w and circuit else "n/a"])
@@ -69,8 +69,8 @@ def prefill_table(site: Site, model_id: str, machine_id: str, quant: str, prompt
             continue
         e = site.estimate(model_id, quant, context=n, machine=m, prompt_tokens=n)
         t = n / e.prefill_tok_s if e.prefill_tok_s else None
-        rows.append([fmt.tokens(n), fmt.placement(e.placement.placement), site.speed_text(e, "prefill"), fmt.seconds(t),
-                     site.speed_text(e, "decode")])
+        rows.append([fmt.tokens(n), fmt.placement(e.placement.placement), site.speed_text(e, 'prefill'), fmt.seconds(t),
+                     site.speed_text(e, 'decode')])
     out = (f"{site.model_link(model_id, BASE)} at `{esc(quant)}` ({advice_text.quality_figure(site, model_id, quant)}) "
            f"on {site.machine_link(machine_id, BASE)}:\n\n" +
            table(["prompt, tokens", "placement", "prefill (estimate)", "time to read the prompt",
@@ -100,7 +100,7 @@ def break_even(site: Site, model_id: str, machine_id: str, quant: str, input_sha
         rows.append([esc(a.provider), fmt.usd(a.input_usd_per_mtok), fmt.usd(a.output_usd_per_mtok), fmt.usd(blended),
                      "never" if be is None else f"{be:,.0f} million tokens"])
     out = (f"{site.machine_link(machine_id, BASE)} ({fmt.usd(m.price_usd)}, {fmt.watts(w)} at load) runs "
-           f"{site.model_link(model_id, BASE)} at `{esc(quant)}` at {site.speed_text(e, "decode")} (estimate). "
+           f"{site.model_link(model_id, BASE)} at `{esc(quant)}` at {site.speed_text(e, 'decode')} (estimate). "
            f"Electricity: {fmt.usd(local)} per million generated tokens; {fmt.usd(month)} a month at "
            f"{hours_per_day:g} hours a day.\n\n" +
            table(["API provider", "input per Mtok", "output per Mtok", "blended per Mtok", "break-even volume per month"],
@@ -158,7 +158,7 @@ def budget_tiers(site: Site, budgets: list[float], use: str = "chat") -> str:
         _, i, mid, rec, price = best
         rows.append([fmt.usd(budget), site.machine_link(i, BASE), f"{fmt.usd(price)} ({esc(_price_date(site, i))})",
                      f"{site.model_link(mid, BASE)} `{esc(rec.quant)}`, {fmt.tokens(rec.context)} tokens",
-                     site.speed_text(rec.estimate, "decode"), advice_text.quality_figure(site, mid, rec.quant)])
+                     site.speed_text(rec.estimate, 'decode'), advice_text.quality_figure(site, mid, rec.quant)])
     out = table(["budget up to", "machine", "price (date read)", "largest Qwen 3.5 model recommended",
                  "decode (estimate)", "quality cost"], rows)
     return out + details("Among the featured hardware and rigs priced at or under the budget (a rig priced for "
@@ -187,7 +187,7 @@ def split_modes(site: Site, model_id: str, quant: str, machine_ids: list[str]) -
         for mode in ("layer_split", "tensor_parallel"):
             e = site.estimate(model_id, quant, machine=m, mode=mode)
             rows.append([site.machine_link(i, BASE), esc(m.gpu_link), mode.replace("_", " "),
-                         fmt.placement(e.placement.placement), site.speed_text(e, "decode")])
+                         fmt.placement(e.placement.placement), site.speed_text(e, 'decode')])
     out = table(["machine", "GPU link", "mode", "placement", "decode (estimate)"], rows)
     sm = site.engine.speed_model
     body = (f"Layer split adds one hop per GPU boundary per token ({sm.gpu_hop_s * 1e6:.0f} µs, `gpu_hop_us`); tensor "
@@ -205,7 +205,7 @@ def offload_compare(site: Site, model_id: str, quant: str, machine_ids: list[str
         p = e.placement
         rows.append([site.machine_link(i, BASE), fmt.placement(p.placement), str(p.gpu_layers) if p.gpu_layers is not None else "-",
                      str(p.n_cpu_moe) if p.n_cpu_moe else "-", fmt.pct(p.offloaded_fraction), fmt.gb(p.ram_bytes),
-                     site.speed_text(e, "decode")])
+                     site.speed_text(e, 'decode')])
     out = (f"{site.model_link(model_id, BASE)} at `{esc(quant)}` ({advice_text.quality_figure(site, model_id, quant)}):\n\n" +
            table(["machine", "placement", "-ngl", "--n-cpu-moe", "weights in RAM", "in RAM, GB", "decode (estimate)"],
                  rows))
@@ -265,7 +265,7 @@ def faq_fit(site: Site, model_id: str, machine_id: str, quant: str, context: int
     else:
         verdict = f"**No**: it is short by {fmt.gb(p.shortfall_bytes)} even counting system RAM"
     return (f"{verdict}. {site.model_link(model_id, '')} at `{esc(quant)}` on "
-            f"{site.machine_link(machine_id, '')}: {site.speed_text(e, "decode")} decode (estimate).\n" +
+            f"{site.machine_link(machine_id, '')}: {site.speed_text(e, 'decode')} decode (estimate).\n" +
             details(f"Memory needed {fmt.gb(e.memory.total)} at {fmt.tokens(context)} tokens; accelerator budget "
                     f"{fmt.gb(p.budget_bytes)}; system RAM {fmt.capacity(m.ram_bytes)} installed."))
 
@@ -283,7 +283,7 @@ def faq_cheapest(site: Site, model_id: str, target_tok_s: float | None = None, u
         return "No featured, priced machine in the catalog runs it the way the recommendation policy asks.\n"
     price, _, i, rec = min(options)
     return (f"{site.machine_link(i, '')} at {fmt.usd(price)} ({esc(_price_date(site, i))}), running `{esc(rec.quant)}` "
-            f"with {fmt.tokens(rec.context)} tokens of context at {site.speed_text(rec.estimate, "decode")} (estimate), "
+            f"with {fmt.tokens(rec.context)} tokens of context at {site.speed_text(rec.estimate, 'decode')} (estimate), "
             f"{advice_text.quality_figure(site, model_id, rec.quant)}.\n" +
             details("Among featured machines with a price for the whole machine, the cheapest on which the "
                     f"recommendation policy recommends it for {esc(use)}.\n\n" + advice_text.policy_note(site)))

@@ -188,7 +188,7 @@ def hardware_section(site: Site, mid: str, rows) -> str:
             how += f" ({fmt.pct(p.offloaded_fraction)} of weights)"
         free, _ = advice.headroom(site.engine, e)
         t.append([site.machine_link(ent.id, BASE), esc(rec.status), f"`{esc(rec.quant)}`", fmt.tokens(rec.context), how,
-                  fmt.gb(free), site.speed_text(e, "decode"), site.speed_text(e, "prefill"),
+                  fmt.gb(free), site.speed_text(e, 'decode'), site.speed_text(e, 'prefill'),
                   advice_text.quality_figure(site, mid, rec.quant)])
     out = table(["machine", "verdict", "quant", "context, tokens", "placement", "headroom, GB",
                  "decode (estimate)", "prefill (estimate)", "quality cost"], t)
@@ -198,7 +198,7 @@ def hardware_section(site: Site, mid: str, rows) -> str:
     body = (advice_text.policy_note(site) + "\n\n"
             f"Decode time per token on {site.machine_link(ent.id, BASE)} at `{esc(rec.quant)}`, by term "
             f"(bytes read per token: {fmt.gb(e.decode.bytes_read.total)}):\n\n" +
-            parts_table(e.decode.terms, fmt.ms) + f"\n1 / {fmt.ms(e.decode.seconds_per_token)} = **{site.speed_text(e, "decode")}**.")
+            parts_table(e.decode.terms, fmt.ms) + f"\n1 / {fmt.ms(e.decode.seconds_per_token)} = **{site.speed_text(e, 'decode')}**.")
     return out + details(body)
 
 
@@ -228,7 +228,7 @@ def best_for_you(site: Site, mid: str) -> tuple[str, tuple | None]:
             ent, rec = ok[0]
             if not cheap or ent.id != min(cheap, key=lambda x: x[1])[0][0].id:
                 lines.append(f"    - Fastest for {esc(use)} (alternative): {site.machine_link(ent.id, BASE)} at "
-                             f"`{esc(rec.quant)}`, {site.speed_text(rec.estimate, "decode")}.")
+                             f"`{esc(rec.quant)}`, {site.speed_text(rec.estimate, 'decode')}.")
             if pick is None:
                 pick = (ent, rec)
         elif rows:
@@ -257,7 +257,7 @@ def commands_section(site: Site, mid: str, pick) -> str:
             ve = site.estimate(mid, vq, context=rec.context, machine=mach, mode=mode)
             if ve.placement.fits:
                 out += [f"**vLLM** (alternative: `{esc(vq)}` weights, tensor parallel over {mach.count} GPU(s), "
-                        f"{site.speed_text(ve, "decode")} estimated)\n",
+                        f"{site.speed_text(ve, 'decode')} estimated)\n",
                         commands.block(commands.vllm(site.catalog, m, mach.count, rec.context))]
     body = ("`-ngl` is the number of layers the engine places on the GPU(s); `--n-cpu-moe` the number of layers "
             "whose routed experts stay in system RAM; `-c` the context the placement was computed for; `-fa on` "
