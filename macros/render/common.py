@@ -8,6 +8,7 @@ from typing import Any, Iterable, Sequence
 
 from ..engine import Machine
 from ..engine import advice, search
+from . import fmt
 from .fmt import esc
 
 # The quantizations tables show, most bits first (those the catalog lacks are skipped).
