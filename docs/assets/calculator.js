@@ -501,6 +501,10 @@
     if (Math.abs(v - Math.round(v)) < 0.005) return fmtInt(v) + " GB";
     return String(+v.toFixed(2)) + " GB";
   }
+  /** Bytes used (GB of 10^9) of an installed capacity (as sold), with the share: "24.2 GB (88%) of 24 GB". */
+  function used(bytes, capacity) {
+    return gb(bytes) + (capacity > 0 ? " (" + pct(bytes / capacity) + ")" : "") + " of " + cap(capacity);
+  }
   function tokS(x) {
     if (x === null || x === undefined || !isFinite(x)) return "n/a";
     if (x < 1) return x.toFixed(2) + " tok/s";
@@ -768,9 +772,9 @@
     p.device.forEach(function (b, i) {
       var d = M.acc[i];
       row(pr, (d.name || "device " + (i + 1)) + (M.acc.length > 1 ? " #" + (i + 1) : ""),
-          gb(b) + " of " + cap(d.mem), "device", b);
+          used(b, d.mem), "device", b);
     });
-    if (M.host) row(pr, "System RAM", gb(p.ram) + " of " + cap(M.ram), "ram", p.ram);
+    if (M.host) row(pr, "System RAM", used(p.ram, M.ram), "ram", p.ram);
     if (p.runs) row(pr, "Weights offloaded to RAM", pct(p.offloaded), "offloaded", p.offloaded);
     if (M.acc.length) {
       row(pr, "GPU layers (-ngl)", p.gpu_layers === null ? "n/a" : p.gpu_layers + " of " + e.model.layers, "ngl", p.gpu_layers);
