@@ -206,12 +206,48 @@ def headroom_needed(pol: Policy, pool_bytes: float) -> float:
     return max(pol.headroom_min_bytes, pol.headroom_min_share * pool_bytes)
 
 
-def _runs_with_headroom(engine, pol: Policy, e) -> bool:
+OFFLOAD = ("moe_expert_offload", "layer_offload")
+
+
+def reserved_machine(machine, reserve_bytes: float):
+    """The same machine with `reserve_bytes` of accelerator memory set aside (split evenly): placing a
+    model on it leaves that much free on the real one."""
+    n = len(machine.accelerators)
+    accs = tuple(dataclasses.replace(d, memory_bytes=d.memory_bytes - reserve_bytes / n) for d in machine.accelerators)
+    return dataclasses.replace(machine, accelerators=accs)
+
+
+def _evaluate(engine, pol: Policy, est, model_id: str, q: str, ctx: int, machine, qm):
+    """(Option or None, the plain estimate). A placement passes if it runs without a raised memory limit
+    and leaves the policy's headroom. When weights already spill into system RAM and the GPUs are the
+    tight pool, the placement is redone with the headroom set aside (one more layer's experts or layers
+    in RAM), which is what a reader would do; its flags and speed are then the ones shown."""
+    e = est(model_id, q, context=ctx, machine=machine)
     p = e.placement
     if p is None or not p.runs or p.placement == "unified_raised_cap":
-        return False
+        return None, e
+    use = e
     free, pool = headroom(engine, e)
-    return free >= headroom_needed(pol, pool)
+    if free < headroom_needed(pol, pool) and p.placement in OFFLOAD and machine.accelerators:
+        need_gpu = headroom_needed(pol, p.budget_bytes)
+        if p.headroom_bytes < need_gpu:
+            e2 = est(model_id, q, context=ctx, machine=reserved_machine(machine, need_gpu))
+            p2 = e2.placement
+            if p2 is not None and p2.runs and p2.placement in OFFLOAD:
+                gpu_free = p2.headroom_bytes + need_gpu
+                ram_pool = machine.ram_bytes - engine.settings.os_reserve_bytes
+                ram_free = ram_pool - p2.ram_bytes
+                if gpu_free / p.budget_bytes <= ram_free / max(ram_pool, 1.0):
+                    free, pool = gpu_free, p.budget_bytes
+                else:
+                    free, pool = ram_free, ram_pool
+                use = e2
+    if free < headroom_needed(pol, pool):
+        return None, e
+    low = decode_low_tok_s(engine, use)
+    if low is None:
+        return None, e
+    return Option(q, ctx, use, low, qm.quality(model_id, q), free, pool), e
 
 
 # ------------------------------------------------------------------ the recommendation
@@ -220,9 +256,11 @@ def _runs_with_headroom(engine, pol: Policy, e) -> bool:
 class Option:
     quant: str
     context: int
-    estimate: object
+    estimate: object  # on the machine as placed (with the headroom kept, see _evaluate)
     decode_low_tok_s: float
     quality: Quality
+    free_bytes: float = 0.0  # memory left free on the real machine, in the tightest pool
+    pool_bytes: float = 0.0  # that pool's size
 
 
 @dataclasses.dataclass(frozen=True)
@@ -302,16 +340,12 @@ def _recommend(engine, model_id: str, machine, use: str, quants: list[str], esti
     at_target: list[Option] = []
     fitting_any: list[tuple[str, object]] = []
     for q in qs:
-        e = est(model_id, q, context=target, machine=machine)
+        o, e = _evaluate(engine, pol, est, model_id, q, target, machine, qm)
         if e.placement is None or not e.placement.runs:
             continue
         fitting_any.append((q, e))
-        if not _runs_with_headroom(engine, pol, e):
-            continue
-        low = decode_low_tok_s(engine, e)
-        if low is None:
-            continue
-        at_target.append(Option(q, target, e, low, qm.quality(model_id, q)))
+        if o is not None:
+            at_target.append(o)
 
     good = [o for o in at_target if o.quality.kld <= pol.kld_max and o.decode_low_tok_s >= pol.decode_min_tok_s]
     if good:
@@ -337,11 +371,9 @@ def _recommend(engine, model_id: str, machine, use: str, quants: list[str], esti
         if q in done or qm.quality(model_id, q).kld > pol.kld_max:
             continue
         for ctx in grid:
-            e = est(model_id, q, context=ctx, machine=machine)
-            if e.placement is not None and _runs_with_headroom(engine, pol, e):
-                low = decode_low_tok_s(engine, e)
-                if low is not None:
-                    options.append(Option(q, ctx, e, low, qm.quality(model_id, q)))
+            o, _ = _evaluate(engine, pol, est, model_id, q, ctx, machine, qm)
+            if o is not None:
+                options.append(o)
                 break
     usable = [o for o in options if o.decode_low_tok_s >= pol.usable_min_tok_s]
     if usable:

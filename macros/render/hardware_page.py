@@ -111,7 +111,7 @@ def fits_section(site: Site, mid: str) -> str:
         how = fmt.placement(p.placement)
         if p.ram_bytes and p.placement != "cpu":
             how += f" ({fmt.pct(p.offloaded_fraction)} in RAM)"
-        free, _ = advice.headroom(site.engine, e)
+        free = rec.pick.free_bytes
         t.append([site.model_link(model_id, BASE), esc(rec.status), f"`{esc(rec.quant)}`", fmt.tokens(rec.context), how,
                   fmt.gb(e.memory.total), fmt.gb(free), site.speed_text(e, 'decode'),
                   advice_text.quality_figure(site, model_id, rec.quant)])

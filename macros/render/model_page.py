@@ -186,7 +186,7 @@ def hardware_section(site: Site, mid: str, rows) -> str:
         how = fmt.placement(p.placement)
         if p.ram_bytes and p.placement != "cpu":
             how += f" ({fmt.pct(p.offloaded_fraction)} of weights)"
-        free, _ = advice.headroom(site.engine, e)
+        free = rec.pick.free_bytes
         t.append([site.machine_link(ent.id, BASE), esc(rec.status), f"`{esc(rec.quant)}`", fmt.tokens(rec.context), how,
                   fmt.gb(free), site.speed_text(e, 'decode'), site.speed_text(e, 'prefill'),
                   advice_text.quality_figure(site, mid, rec.quant)])
