@@ -265,7 +265,8 @@ def faq_fit(site: Site, model_id: str, machine_id: str, quant: str, context: int
     else:
         verdict = f"**No**: it is short by {fmt.gb(p.shortfall_bytes)} even counting system RAM"
     return (f"{verdict}. {site.model_link(model_id, '')} at `{esc(quant)}` on "
-            f"{site.machine_link(machine_id, '')}: {site.speed_text(e, 'decode')} decode (estimate).\n" +
+            f"{site.machine_link(machine_id, '')}: {site.speed_text(e, 'decode')} decode (estimate). "
+            f"{_recommended_here(site, model_id, m)}\n" +
             details(f"Memory needed {fmt.gb(e.memory.total)} at {fmt.tokens(context)} tokens; accelerator budget "
                     f"{fmt.gb(p.budget_bytes)}; system RAM {fmt.capacity(m.ram_bytes)} installed."))
 
@@ -318,3 +319,12 @@ def macros(site: Site) -> dict:
         "faq_active": lambda model: faq_active(site, model),
         "estimate_note": lambda base="": estimate_note(base),
     }
+
+
+def _recommended_here(site: Site, model_id: str, machine) -> str:
+    """One sentence: what the policy recommends on this machine (the answer every page gives)."""
+    rec = site.recommend(model_id, machine)
+    if rec.pick is None:
+        return f"The recommended setup for chat: none ({esc(rec.reason)})"
+    return (f"The recommended setup for chat on it is `{esc(rec.quant)}` with {fmt.tokens(rec.context)} tokens of "
+            f"context ({advice_text.quality_figure(site, model_id, rec.quant)}).")
