@@ -38,13 +38,12 @@ def line(site, rec, machine_link: str, model_link: str) -> str:
     """The one-line answer: what to run, where, how fast, at what quality cost, and why."""
     pol = rec.policy
     if rec.pick is None:
-        return f"**{esc(pol.use.capitalize())}:** {model_link} on {machine_link}: {esc(rec.reason)}"
+        return f"**{esc(pol.use.capitalize())}:** {model_link} on {machine_link}: {esc(rec.reason.rstrip('.'))}."
     e = rec.estimate
     lead = "Best for" if rec.status == "recommended" else "Compromise for"
     return (f"**{lead} {esc(pol.use)}:** {model_link} at `{esc(rec.quant)}` on {machine_link}, "
-            f"{fmt.tokens(rec.context)} tokens of context, {site.speed_text(e, 'decode')} decode (estimate; "
-            f"{fmt.tok_s(rec.pick.decode_low_tok_s)} at the low end of its band), "
-            f"{quality_figure(site, rec.model_id, rec.quant)}. *Why:* {esc(rec.reason)}")
+            f"{fmt.tokens(rec.context)} tokens of context, {site.speed_text(e, 'decode')} decode (estimate), "
+            f"{quality_figure(site, rec.model_id, rec.quant)}. *Why:* {esc(rec.reason.rstrip('.'))}.")
 
 
 def policy_note(site) -> str:
