@@ -66,6 +66,40 @@ BROKEN = [
      ["not_checkable_why"]),
     # an unknown catalog file
     ("gpus.yaml", None, "- id: x\n", ["unknown catalog file"]),
+    # plausible but wrong (issue 15): parameters against the official figure for every model
+    ("models.yaml", r"^(- id: gpt-oss-120b\n(?:.*\n)*?    num_experts: )128$", r"\g<1>256",
+     ["gpt-oss-120b: params_total_official_b", "+9"]),
+    # bandwidth against bus width and rate: an RTX 4070 (192-bit, 21 Gbps = 504 GB/s) typed as 5,040
+    ("hardware.yaml", r"^(- id: rtx-4070\n(?:  .*\n)*?  memory_bandwidth_gb_s: )504$", r"\g<1>5040",
+     ["rtx-4070: memory_bandwidth_gb_s", "504.0 GB/s"]),
+    # and against the memory type when no bus is given (GDDR6X tops out near 1,150 GB/s)
+    ("hardware.yaml", r"^(- id: rtx-4070\n(?:  .*\n)*?  memory_type: )GDDR6X \(192-bit, 21 Gbps\)\n(  memory_bandwidth_gb_s: )504$",
+     r"\1GDDR6X\n\g<2>5040", ["memory_bandwidth_gb_s", "GDDR6X memory's range"]),
+    # capacity units on a unified machine: 128,000 GB on a DGX Spark
+    ("hardware.yaml", r"^(- id: gb10-dgx-spark\n(?:  .*\n)*?  memory_gb: )128$", r"\g<1>128000",
+     ["gb10-dgx-spark: memory_gb", "unified"]),
+    # constants have ranges; a missing or mistyped one is named
+    ("constants/engine.yaml", r"^(- id: os_reserve_gib\n  value: )6$", r"\g<1>-1000", ["os_reserve_gib: value", "range"]),
+    ("constants/engine.yaml", r"^(- id: os_reserve_gib\n  value: )6$", r"\g<1>six GiB", ["os_reserve_gib: value", "a number"]),
+    ("constants/engine.yaml", r"^- id: os_reserve_gib$", "- id: os_reserve_gigs", ["os_reserve_gigs", "range"]),
+    # dates: not in the future, and real
+    ("hardware.yaml", r"^(  price_date: )2022-10-12$", r"\g<1>2031-01-01", ["price_date", "future"]),
+    ("hardware.yaml", r"^(  price_date: )2022-10-12$", r"\g<1>2021-02-30", ["2021-02-30", "not a real date"]),
+    # YAML 1.2: no sexagesimal numbers, no yes/no booleans; finite numbers only
+    ("hardware.yaml", r"^(  fp16_tflops: )165.2$", r"\g<1>15:36", ["fp16_tflops", "'15:36'"]),
+    ("models.yaml", r"^(    tie_word_embeddings: )false$", r"\1no", ["YAML 1.1", "true or false"]),
+    ("hardware.yaml", r"^(  fp16_tflops: )165.2$", r"\g<1>.inf", ["fp16_tflops", "finite"]),
+    ("measurements.yaml", r"^(  value: )\S+$", r"\g<1>.nan", ["value", "finite"]),
+    # ids: compared case-insensitively, reserved names refused
+    ("hardware.yaml", r"^(- id: )rtx-4090$", r"\1RTX-5090", ["RTX-5090", "case"]),
+    ("models.yaml", r"^(- id: )qwen3.5-27b$", r"\1index", ["index", "reserved"]),
+    # claim queries are validated like any record
+    ("claims/craftrigs-397b-multi-gpu.yaml", r"^(    output: )weights_gb$", r"\1weights_bg",
+     ["query.output", "unknown output 'weights_bg'", "weights_gb"]),
+    ("claims/craftrigs-397b-multi-gpu.yaml", r"^(    output: fact:hardware\.)memory_gb$", r"\1memory_gib",
+     ["query.output", "no field 'memory_gib'"]),
+    ("claims/craftrigs-397b-multi-gpu.yaml", r"^(    output: weights_gb\n)", r"\1    context: 99000000\n",
+     ["query.context", "above", "limit"]),
 ]
 
 
@@ -94,7 +128,7 @@ def test_broken_catalog_stops_with_a_clear_message(catalog_copy, file, pattern, 
 
 
 def test_corpus_is_large_enough():
-    assert len(BROKEN) >= 30
+    assert len(BROKEN) >= 50
 
 
 def test_failed_build_leaves_the_previous_site(tmp_path, catalog_copy):
@@ -291,3 +325,86 @@ def test_only_https_sources_become_links(injected_site):
         site.__dict__.update(injected_site.__dict__, catalog=fake)
         out = site.source_link("hardware", "rtx-4090")
         assert ("<a href=" in out) == linked, out
+
+
+# --------------------------------------------------------------------------- more planted mistakes (issue 15)
+
+
+def _problems(root: Path) -> list:
+    with pytest.raises(CatalogError) as err:
+        load_catalog(root)
+    return err.value.problems
+
+
+def test_missing_constant_is_named(catalog_copy):
+    """A constant the engine reads, deleted: one line naming it at load (it used to be a KeyError later)."""
+    path = catalog_copy / "constants/engine.yaml"
+    text = path.read_text()
+    start = text.index("- id: os_reserve_gib\n")
+    end = text.index("\n- id:", start) + 1
+    path.write_text(text[:start] + text[end:])
+    text = "\n".join(map(str, _problems(catalog_copy)))
+    assert "os_reserve_gib" in text and "missing constant" in text, text
+
+
+def test_yaml_is_read_as_yaml_1_2(catalog_copy):
+    """`024` is 24 (YAML 1.1 read it as octal 20); 0o24 is the octal spelling."""
+    plant(catalog_copy, "hardware.yaml", r"^(- id: rtx-4090\n(?:  .*\n)*?  memory_gb: )24$", r"\g<1>024")
+    assert load_catalog(catalog_copy).hardware["rtx-4090"].memory_gb == 24
+
+
+def test_alias_bomb_is_refused_quickly(catalog_copy):
+    """Nine levels of nine aliases (a billion laughs) stop at the value budget, in well under a second or two."""
+    import time
+    lines = ['- id: a0', '  notes: &a0 "lol"']
+    bomb = "\n".join(lines) + "\n" + "\n".join(
+        f"- id: a{i}\n  notes: &a{i}x [{', '.join([f'*a{i - 1}' if i > 1 else '*a0'] * 9)}]".replace(
+            f"*a{i - 1}", f"*a{i - 1}x" if i > 1 else "*a0") for i in range(1, 10)) + "\n"
+    (catalog_copy / "storage_types").mkdir()
+    (catalog_copy / "storage_types" / "bomb.yaml").write_text(bomb)
+    t0 = time.perf_counter()
+    text = "\n".join(map(str, _problems(catalog_copy)))
+    assert time.perf_counter() - t0 < 20
+    assert "bomb.yaml" in text and "alias bomb" in text, text[:2000]
+
+
+def test_self_referencing_alias_is_refused(catalog_copy):
+    (catalog_copy / "storage_types").mkdir()
+    (catalog_copy / "storage_types" / "loop.yaml").write_text("- &x\n  id: loop\n  again: *x\n")
+    text = "\n".join(map(str, _problems(catalog_copy)))
+    assert "loop.yaml" in text and "contains it" in text, text
+
+
+def test_long_strings_refused_and_not_echoed(catalog_copy):
+    """A 5 MB name: refused, and the error line does not echo it."""
+    plant(catalog_copy, "hardware.yaml", r"^(- id: rtx-4090\n  name: )GeForce RTX 4090$", r"\1" + "x" * 5_000_000)
+    problems = _problems(catalog_copy)
+    text = "\n".join(map(str, problems))
+    assert "rtx-4090: name" in text and "4000 characters" in text
+    assert max(len(str(p)) for p in problems) < 1000
+
+
+def test_deep_nesting_is_one_problem(catalog_copy):
+    (catalog_copy / "storage_types").mkdir()
+    (catalog_copy / "storage_types" / "deep.yaml").write_text("- " + "[" * 50000 + "]" * 50000 + "\n")
+    text = "\n".join(map(str, _problems(catalog_copy)))
+    assert "deep.yaml" in text, text
+
+
+def test_one_bad_id_does_not_bury_the_rest(catalog_copy):
+    """Renaming a much-cited device: three lines name the references, one more counts the rest."""
+    plant(catalog_copy, "hardware.yaml", r"^(- id: )rtx-4090$", r"\1rtx-4090-renamed")
+    problems = _problems(catalog_copy)
+    named = [p for p in problems if "unknown hardware id 'rtx-4090'" in p.message]
+    assert 3 <= len(named) <= 5, "\n".join(map(str, problems))  # three, plus a claim output naming it
+    assert any("more references to the unknown hardware id 'rtx-4090'" in p.message for p in problems)
+
+
+def test_every_model_checked_against_official_figures(catalog):
+    """The loader's check covers every model, not a fixed list: a tolerance wider than the default carries
+    its reason, and the default stays tight (3% total, 5% active)."""
+    from macros.catalog.plausible import DEFAULT_PARAMS_TOLERANCE_PCT
+    assert DEFAULT_PARAMS_TOLERANCE_PCT == {"total": 3.0, "active": 5.0}
+    for m in catalog.models.values():
+        if m.params_total_tolerance_pct or m.params_active_tolerance_pct:
+            assert m.params_tolerance_why and len(m.params_tolerance_why) > 20, m.id

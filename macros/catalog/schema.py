@@ -24,7 +24,9 @@ Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$", max_
 
 
 class Record(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    # Numbers are finite (`.inf` and `.nan` are refused); a string stays under MAX_STRING characters.
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True, allow_inf_nan=False,
+                              str_max_length=4000)
 
 
 class Source(Record):
@@ -153,11 +155,19 @@ class Model(Sourced):
     params_total_official_b: PositiveFloat  # the publisher's own figure, billions
     params_active_official_b: PositiveFloat  # per token, billions; equals total for dense
     context_extended: PositiveInt | None = None  # with YaRN or similar, tokens
+    # The computed parameter counts must agree with the official figures within these (percent); wider
+    # than the default only with the reason (a rounded label, a publisher counting without embeddings).
+    params_total_tolerance_pct: PositiveFloat | None = None  # default DEFAULT_PARAMS_TOLERANCE_PCT["total"]
+    params_active_tolerance_pct: PositiveFloat | None = None  # default DEFAULT_PARAMS_TOLERANCE_PCT["active"]
+    params_tolerance_why: str | None = None
     architecture: Architecture
     notes: str | None = None
 
     @model_validator(mode="after")
     def _active_le_total(self) -> "Model":
+        wider = self.params_total_tolerance_pct is not None or self.params_active_tolerance_pct is not None
+        if wider and not self.params_tolerance_why:
+            raise ValueError("a params tolerance needs params_tolerance_why (why the official figure differs)")
         if self.params_active_official_b > self.params_total_official_b:
             raise ValueError(
                 f"params_active_official_b ({self.params_active_official_b}) is above "
@@ -398,6 +408,9 @@ class Constant(Sourced):
     value: float | str  # a number, or for a choice (e.g. default_cpu_platform) a catalog id
     unit: str
     meaning: str
+    # The plausible range of a numeric constant (the loader also holds a table for the engine's own).
+    min: float | None = None
+    max: float | None = None
 
 
 # --------------------------------------------------------------------------- claims
