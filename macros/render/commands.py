@@ -113,8 +113,7 @@ def setup_block(site, model_id: str, rec) -> str:
     out = []
     d = download(cat, model_id, q)
     if d:
-        src = next((s.url for s in d.source if s.url), None)
-        where = f'<a href="{fmt.esc(src)}">{fmt.esc(d.repo)}</a>' if src else f"`{fmt.esc(d.repo)}`"
+        where = f'<a href="https://huggingface.co/{fmt.esc(d.repo)}">{fmt.esc(d.repo)}</a>'
         out += [f"**Download** the `{fmt.esc(q)}` files from {where} (files over about 50 GB come in numbered "
                 "parts; llama.cpp reads them all from the first):\n",
                 block(download_command(d, q, local_dir(m)))]
