@@ -92,12 +92,6 @@ class _StubEngine:
         return _Est(b <= self.fit_max and context <= 10000, b <= self.run_max)
 
 
-def test_best_quant():
-    assert search.best_quant(_StubEngine(5, 9), "m", None, ["Q2", "Q8", "Q4"])[0] == "Q4"
-    assert search.best_quant(_StubEngine(1, 9), "m", None, ["Q2", "Q8", "Q4"])[0] == "Q8"  # none fits: most bits that runs
-    assert search.best_quant(_StubEngine(1, 2), "m", None, ["Q2", "Q8", "Q4"]) is None
-
-
 def test_largest_context():
     # grid 2048, 4096, 8192, 16384, 32768: fits up to 10,000 -> 8192
     assert search.largest_context(_StubEngine(9, 9), "m", "Q4", None) == 8192

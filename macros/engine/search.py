@@ -1,4 +1,5 @@
-"""Searches over the engine: the largest context that fits, the best quant, the cheapest option.
+"""Searches over the engine: the largest context that fits, the cheapest option. (Which setup to
+recommend is engine/advice.py's one policy.)
 
 Each runs `Engine.estimate` a few times (bisection); pure computation, no I/O.
 """
@@ -47,20 +48,6 @@ def largest_context(engine, model_id: str, quant_id: str, machine, kv_type: str 
         return bool(getattr(p, need))
 
     return largest(values, ok)
-
-
-def best_quant(engine, model_id: str, machine, quant_ids: Iterable[str], context: int = 4096):
-    """(quant id, estimate) for the most bits per weight that fits entirely in accelerator memory;
-    failing that, the most bits that runs at all; None when nothing runs."""
-    ranked = sorted(quant_ids, key=lambda q: engine.bits(q).body_bpw, reverse=True)
-    runs = None
-    for q in ranked:
-        e = engine.estimate(model_id, q, context=context, machine=machine)
-        if e.placement.fits:
-            return q, e
-        if runs is None and e.placement.runs:
-            runs = (q, e)
-    return runs
 
 
 def cheapest(options: Iterable[tuple[T, float | None, float | None]], target_tok_s: float) -> tuple[T, float, float] | None:

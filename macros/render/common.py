@@ -103,13 +103,6 @@ class Site:
         few = ", few measurements" if not band.enough else ""
         return f"{fmt.tok_s(value)} (likely {fmt.tok_s_bare(lo)}–{fmt.tok_s_bare(hi)}{few})"
 
-    def best(self, model_id: str, machine: Machine, context: int = 4096, quants: Sequence[str] = COMMON_QUANTS):
-        key = ("best", model_id, machine, context, tuple(quants))
-        if key not in self._cache:
-            self._cache[key] = search.best_quant(_Memo(self), model_id, machine, self.quants(quants),
-                                                  self.ctx_for(model_id, context))
-        return self._cache[key]
-
     def recommend(self, model_id: str, machine: Machine, use: str = "chat", quants: Sequence[str] = COMMON_QUANTS):
         """The one recommendation policy (engine/advice.py), memoised: every page asks this."""
         key = ("rec", model_id, machine, use, tuple(quants))
