@@ -22,7 +22,7 @@ def specs(site: Site, mid: str) -> str:
     if ent.kind == "hardware":
         hw = site.catalog.hardware[mid]
         rows += [["Vendor", esc(hw.vendor)], ["Kind", esc(hw.kind)],
-                 ["Memory", fmt.capacity(_mem(m))],
+                 ["Memory", f"{fmt.capacity(_mem(m))} as sold ([units]({BASE}methodology.md#units))"],
                  ["Memory type", esc(hw.memory_type or "n/a")],
                  ["Memory bandwidth (rated)", f"{hw.memory_bandwidth_gb_s:,.0f} GB/s"],
                  ["Dense FP16 tensor rate", f"{hw.fp16_tflops:,.1f} TFLOPS" if hw.fp16_tflops else "n/a"],
