@@ -38,8 +38,8 @@ def _plt():
 # vermillion, then Paul Tol's muted set without its light members; series also differ by line style.
 MIN_FONT_PT = 10.0
 BACKGROUND = "#ffffff"
-PALETTE = ("#0072B2", "#D55E00", "#117733", "#AA4499", "#332288", "#882255", "#CC6677", "#000000")
-LINESTYLES = ("-", "--", "-.", ":", "-", "--", "-.", ":")
+PALETTE = ("#0072B2", "#D55E00", "#117733", "#AA4499", "#000000", "#882255", "#CC6677", "#332288")
+LINESTYLES = ("-", "--", "-.", ":", (0, (6, 1.5)), (0, (3, 1, 1, 1, 1, 1)), (0, (1, 1)), (0, (8, 2, 2, 2)))
 GRID_COLOR = "#8c8c8c"
 
 
