@@ -55,7 +55,7 @@ def policy_note(site) -> str:
                      f"{fmt.tokens(p.context_tokens)} tokens of context, KLD to BF16 at most {p.kld_max:g}")
     p = advice.policy(site.catalog, "chat")
     return ("The recommendation policy (one function for every page): " + "; ".join(parts) +
-            f". Headroom: at least {fmt.gb(p.headroom_min_bytes)} or {fmt.pct(p.headroom_min_share)} of the "
+            f". Headroom: at least {fmt.capacity(p.headroom_min_bytes)} or {fmt.pct(p.headroom_min_share)} of the "
             f"memory the model sits in, whichever is larger. It picks the best quality meeting all of these "
             f"(differences under KLD {p.kld_negligible:g} count as ties and go to the faster); else the fastest "
             f"setup within the quality floor, labelled a compromise; below {p.usable_min_tok_s:g} tok/s or "
