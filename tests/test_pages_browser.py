@@ -103,8 +103,7 @@ def test_chart_width_and_text_size(page, path):
             assert c["figScroll"] <= 1, c
 
 
-KEY_PAGES = ["", f"models/{MODEL}/", f"hardware/{HARDWARE}/", "fact-check/", "family/", "hardware/",
-             "guides/multi-gpu/", "guides/budget/"]
+KEY_PAGES = ["", f"models/{MODEL}/", f"hardware/{HARDWARE}/", "fact-check/", "guides/multi-gpu/"]
 
 
 @pytest.mark.parametrize("path", KEY_PAGES)
