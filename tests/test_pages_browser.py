@@ -170,6 +170,13 @@ def test_calculator_shows_back_what_was_typed(page):
     assert "of 64 GB" in rows, rows
     assert "68.7" not in rows + legend
     assert "of 24 GB" in rows or "installed accelerator memory 24 GB" in legend, (rows, legend)
+    # a custom machine: two GPUs of 48 GB beside 128 GB of RAM, as typed
+    page.goto("about:blank")
+    _open(page, "calculator/#m=qwen3.5-122b-a10b&q=Q4_K_M&ctx=32768&kv=f16&kind=gpu&mem=48&bw=960&n=2&ram=128"
+                "&rt=llama.cpp")
+    page.wait_for_selector("#calc[data-ready='1']", timeout=10_000)
+    rows = page.inner_text("#calc-place-rows")
+    assert rows.count("of 48 GB") == 2 and "of 128 GB" in rows, rows
 
 
 def test_screenshots(page):
