@@ -73,7 +73,10 @@ def served(tmp_path_factory):
                             stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_for(base + "/hardware/rtx-4090/", lambda p: "RTX 4090" in p, limit_s=600)
+        page = _wait_for(base + "/hardware/rtx-4090/", lambda p: "RTX 4090" in p or "error:" in _banner(p),
+                         limit_s=600)
+        if "error:" in _banner(page):  # the project itself does not build: say why, do not wait
+            pytest.fail(f"the first build under serve failed:\n{_banner(page)}")
         yield {"base": base, "work": work, "proc": proc, "tmp": tmp, "log": work / "serve.log"}
     finally:
         if proc.poll() is None:
