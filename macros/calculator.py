@@ -196,6 +196,7 @@ def export_data(engine) -> dict[str, Any]:
                   "kvf": _n(sm.kv_quant_read_factor), "sync": _n(sm.offload_sync_s),
                   "offload": {k: _n(v) for k, v in sm.offload_prefill_share.items()},
                   "cpu_bw": _n(sm.factors("cpu").bandwidth_efficiency),
+                  "split": {k: _n(v) for k, v in sm.split_sync_s.items()},
                   "bands": {f"{kind}|{cls}": [_n(b.factor), b.enough] for (kind, cls), b in engine.band_table.items()}},
         "models": [_model_record(engine, m) for m in models],
         "quants": [{"id": q.id, "name": q.name, "format": q.format, "runtimes": list(q.runtimes),

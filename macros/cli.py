@@ -206,9 +206,9 @@ def cmd_estimate(engine: Engine, args: argparse.Namespace) -> int:
         machine = custom_machine(args.kind, args.memory_gb, args.bandwidth_gb_s, args.tflops, count, ram_gb)
     machine = _with_host(engine, machine, args)
     backend = _backend(engine, machine, args.backend)
-    if args.depth + args.prompt > max(args.context, 1) and args.context:
-        raise EngineInputError(f"--depth {args.depth} plus --prompt {args.prompt} tokens exceed the --context "
-                               f"{args.context}: raise --context")
+    if args.depth > args.context:
+        raise EngineInputError(f"--depth {args.depth} is above the --context {args.context}: the cache holds "
+                               "at most the context (raise --context)")
     mode = "layer_split"
     if args.runtime:
         if args.runtime not in engine.catalog.runtimes:

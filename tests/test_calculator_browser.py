@@ -158,9 +158,7 @@ def _argv(state: dict) -> list[str]:
     return argv
 
 
-def engine_estimate(engine: Engine, state: dict) -> dict:
-    """The CLI's JSON for this state, through the CLI's own code path (in-process, shared engine)."""
-    argv = _argv(state)
+def _cli_json(engine: Engine, argv: list[str]) -> dict:
     args = cli.build_parser().parse_args(argv[1:] if argv[0] == "--json" else argv)
     args.json = True
     buf = io.StringIO()
@@ -168,6 +166,24 @@ def engine_estimate(engine: Engine, state: dict) -> dict:
         rc = cli.cmd_estimate(engine, args)
     assert rc == 0, f"estimate failed for {argv}"
     return json.loads(buf.getvalue())
+
+
+def engine_estimate(engine: Engine, state: dict) -> dict:
+    """The CLI's JSON for this state, through the CLI's own code path (in-process, shared engine). The
+    page shows decode with the cache full and prefill of a micro-batch-long prompt into an empty cache:
+    the CLI's --depth says which."""
+    argv = _argv(state)
+    full = _cli_json(engine, argv + ["--depth", state["ctx"]])
+    empty = _cli_json(engine, argv + ["--depth", "0", "--prompt", str(engine.settings.ubatch_tokens)])
+    full["prefill_tok_s"] = empty["prefill_tok_s"]
+    return full
+
+
+def _valid(engine: Engine, state: dict) -> bool:
+    """Whether the CLI takes this state (a runtime that loads the quant's format on that backend)."""
+    argv = _argv({k: v for k, v in state.items() if v != ""})
+    args = cli.build_parser().parse_args(argv[1:])
+    return cli._conflicting_flags(engine, args) is None
 
 
 def engine_machine(engine: Engine, state: dict):
@@ -191,7 +207,7 @@ def random_inputs(engine: Engine, n: int, seed: int = SEED) -> list[dict]:
     hardware, rigs, runtimes = list(cat.hardware.values()), list(cat.rigs), list(cat.runtimes)
     rams = [0, 0, 16, 32, 64, 96, 128, 192, 256, 512]
     out = []
-    for _ in range(n):
+    while len(out) < n:
         m = rng.choice(models)
         limit = m.context_extended or m.architecture.max_position_embeddings
         lo = min(calculator.MIN_CONTEXT, limit)
@@ -211,7 +227,8 @@ def random_inputs(engine: Engine, n: int, seed: int = SEED) -> list[dict]:
             h = rng.choice(hardware)
             s.update(mode="device", hw=h.id, n=str(rng.choice((1, 1, 1, 2, 3, 4, 8)) if h.kind == "gpu" else 1),
                      ram=str(rng.choice(rams)))
-        out.append(s)
+        if _valid(engine, s):
+            out.append(s)
     return out
 
 

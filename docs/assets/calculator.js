@@ -172,6 +172,11 @@
              attn: f[7] };
   }
 
+  /** The runtime's kernel family: "" for llama.cpp and its kind, "vllm", "mlx" (engine/speed.py). */
+  function family(runtime) {
+    return has(D.speed.families, runtime) ? D.speed.families[runtime] : "";
+  }
+
   function layerSeconds(layers, model, f) {
     return layers * (model.lu * f.layer + model.ls * f.linear);
   }
@@ -207,6 +212,7 @@
         terms.layer_overhead = layerSeconds(gpuLayers, model, slowF);
         var ar = has(D.speed.allreduce, M.link) ? D.speed.allreduce[M.link] : D.speed.allreduce.pcie;
         terms.allreduce = gpuLayers * (2 * ar);
+        if (!family(runtime)) terms.row_split_sync = gpuLayers * (D.speed.split.decode_row || 0);
       } else {
         var shares = M.acc.map(function (d) { return d.mem; }), totalShare = sum(shares), reads = 0, layers = 0;
         M.acc.forEach(function (d, i) {
@@ -216,7 +222,10 @@
         });
         terms.accelerator_read = reads;
         terms.layer_overhead = layers;
-        if (n > 1) terms.gpu_hops = (n - 1) * D.speed.hop;
+        if (n > 1) {
+          terms.gpu_hops = (n - 1) * D.speed.hop;
+          if (model.moe && !family(runtime)) terms.moe_split_sync = gpuLayers * (D.speed.split.decode_moe || 0);
+        }
       }
       terms.token_overhead = first.token;
     }
@@ -255,12 +264,17 @@
       compute = sum(each.map(function (t, j) { return t * shares[j] / tot; }));
     }
     var terms = { compute: compute };
+    if (M.acc.length > 1 && !family(runtime)) {
+      if (mode === "tensor_parallel") terms.row_split_sync = model.layers * (D.speed.split.prefill_row || 0) / ub;
+      else if (model.moe) terms.moe_split_sync = model.layers * (D.speed.split.prefill_moe || 0) / ub;
+    }
     if (weightsInRam && M.acc.length && M.host) {
       var kind = p.placement === "moe_expert_offload" ? "expert" : "layer";
       var share = has(D.speed.offload, kind) ? D.speed.offload[kind] : 1.0;
       terms.ram_weight_stream = weightsInRam / (M.host.bw * D.speed.cpu_bw * share) / ub;
     }
-    var seconds = terms.compute + (terms.ram_weight_stream || 0);
+    var seconds = 0;
+    for (var k in terms) if (has(terms, k)) seconds += terms[k];
     return { tok_s: 1 / seconds, terms: terms };
   }
 
