@@ -241,7 +241,8 @@ def table_captions(page_html: str) -> str:
     """Give every content table a <caption>: the renderer's own (visible), else the text of the heading
     above it (for screen readers; the heading already shows it). Deterministic, so builds stay
     byte-identical."""
-    page_html = _CAPTION_RE.sub(lambda m: f'<table>\n<caption class="table-caption">{m.group(1)}</caption>', page_html)
+    page_html = _CAPTION_RE.sub(
+        lambda m: f'<table>\n<caption class="table-caption">{m.group(1).replace("&#45;", "-")}</caption>', page_html)
     out, last, heading = [], 0, ""
     for m in _TABLE_OR_HEADING.finditer(page_html):
         if m.group(1):

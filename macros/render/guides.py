@@ -188,7 +188,8 @@ def split_modes(site: Site, model_id: str, quant: str, machine_ids: list[str]) -
             e = site.estimate(model_id, quant, machine=m, mode=mode)
             rows.append([site.machine_link(i, BASE), esc(m.gpu_link), mode.replace("_", " "),
                          fmt.placement(e.placement.placement), site.speed_text(e, 'decode')])
-    out = table(["machine", "GPU link", "mode", "placement", "decode (estimate)"], rows)
+    out = table(["machine", "GPU link", "mode", "placement", "decode (estimate)"], rows,
+                caption=f"{site.catalog.models[model_id].name} at {quant}, 4,096 tokens of context")
     sm = site.engine.speed_model
     body = (f"Layer split adds one hop per GPU boundary per token ({sm.gpu_hop_s * 1e6:.0f} µs, `gpu_hop_us`); tensor "
             "parallel reads each layer's weights from all GPUs at once but adds two all-reduces per layer (" +
