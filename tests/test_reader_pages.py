@@ -223,3 +223,26 @@ def test_chart_text_at_least_12px_at_640px(built_site):
         sizes = [float(s) for s in re.findall(r"font(?:-size)?:\s*(?:[a-z]+\s+)*([\d.]+)px", svg)]
         assert sizes, page
         assert min(sizes) * 640 / width >= 12, (page, min(sizes), width)
+
+
+# --------------------------------------------------------------------------- helpers, without a build
+
+
+def test_capacity_prints_the_figure_as_sold():
+    """A capacity of N x 2^30 bytes prints as "N GB": 24 GiB = 25,769,803,776 bytes -> "24 GB"."""
+    from macros.render import fmt
+    assert fmt.capacity(25_769_803_776) == "24 GB"
+    assert fmt.capacity(512 * 1_073_741_824) == "512 GB"
+    assert fmt.capacity(1024 * 1_073_741_824) == "1,024 GB"
+    assert fmt.capacity(536_870_912) == "0.5 GB"  # half of 2^30
+    assert fmt.gb(25_769_803_776) == "25.8 GB"  # the same bytes as a computed size, GB of 10^9
+
+
+def test_tables_get_captions():
+    from macros.render.common import table, table_captions
+    page = ('<h2 id="specs">Specs<a class="headerlink" href="#specs">&para;</a></h2>\n<table>\n<thead></thead></table>\n'
+            + table(["a"], [["1"]], caption="Qwen3.5-27B at Q4_K_M").split("\n\n")[0] + "\n<table>\n</table>")
+    out = table_captions(page)
+    assert '<table>\n<caption class="table-caption table-caption--heading">Specs</caption>' in out
+    assert '<table>\n<caption class="table-caption">Qwen3.5-27B at Q4_K_M</caption>' in out
+    assert out.count("<caption") == 2
