@@ -275,7 +275,9 @@ class DevSite:
     # ------------------------------------------------------------------ edits
     def apply(self, changed: set[str]) -> None:
         """React to changed paths (absolute). Never raises: a problem is shown, not thrown."""
-        rel = {_relative(p) for p in changed}
+        rel = {r for r in (_relative(p) for p in changed) if not _ignored(r)}
+        if not rel:
+            return
         with self.lock:
             if self.closed:
                 return
@@ -406,6 +408,13 @@ def _relative(path: str) -> str:
         return Path(path).resolve().relative_to(ROOT).as_posix()
     except ValueError:
         return path
+
+
+def _ignored(rel: str) -> bool:
+    """Editor swap and backup files, caches: not edits of the site."""
+    name = rel.rsplit("/", 1)[-1]
+    return (name.startswith((".", "#")) or name.endswith(("~", ".swp", ".swx", ".tmp", ".pyc")) or name.isdigit()
+            or "/__pycache__/" in f"/{rel}")
 
 
 def _needs_full(rel: str) -> bool:
