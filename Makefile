@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha1sum | cut -c1-12)
 
 .DEFAULT_GOAL := help
-.PHONY: help serve build test check accuracy bench claims sources diff lock clean
+.PHONY: help serve build test check accuracy mutants bench claims sources diff lock clean
 
 help: ## list the verbs
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -40,6 +40,9 @@ sources: $(STAMP) ## list every source domain by kind of field, and the records 
 REV ?= HEAD
 diff: $(STAMP) ## list every published figure and claim verdict the catalog changes move since REV (default HEAD)
 	$(PY) -m macros diff $(REV)
+
+mutants: $(STAMP) ## plant one-line engine bugs one at a time and count how many the fast tests catch (target 90%)
+	$(PY) scripts/mutants.py
 
 bench: $(STAMP) ## measure build time, scaling, engine throughput and serve edit latency
 	$(PY) scripts/bench.py
