@@ -72,11 +72,10 @@ METRIC_LABELS = {"kld_mean": "mean KLD, nats", "ppl_ratio": "PPL ratio", "top_to
 
 def quality_sources(site) -> str:
     """Every published quality measurement in the catalog, and the rule fitted to the KLD ones."""
-    from .common import details, table
+    from .common import details, source_html, table
     rows = []
     for r in site.catalog.quality.values():
-        url = next((s.url for s in r.source if s.url), None)
-        src = f'<a href="{esc(url)}">source</a>' if url else "catalog"
+        src = "; ".join(dict.fromkeys(s for s in (source_html(x) for x in r.source) if s)) or "-"
         rows.append([esc(site.catalog.models[r.model].name), f"`{esc(r.quant)}`", esc(r.publisher),
                      esc(METRIC_LABELS[r.metric]), f"{r.value:g}", esc(r.baseline), esc(r.dataset),
                      "yes" if r.fit and r.metric == "kld_mean" else "no", src])
