@@ -21,6 +21,9 @@ NonNegInt = Annotated[int, Field(ge=0)]
 PositiveFloat = Annotated[float, Field(gt=0)]
 NonNegFloat = Annotated[float, Field(ge=0)]
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$", max_length=80)]
+# KV cache precisions llama.cpp offers (-ctk/-ctv): the one list the engine, CLI and pages use.
+KV_TYPES = ("f16", "q8_0", "q4_0")
+KvType = Literal[KV_TYPES]
 
 
 class Record(BaseModel):
@@ -352,7 +355,7 @@ class Measurement(Sourced):
     unit: Literal["tok/s", "bytes"]
     as_published: str  # the figure and unit as printed, e.g. "16.67 GiB", "tg128 14.19"
     memory_part: Literal["kv_cache", "recurrent_state", "compute_buffer", "total"] | None = None
-    kv_type: Literal["f16", "q8_0", "q4_0"] = "f16"
+    kv_type: KvType = "f16"
     sequences: PositiveInt = 1  # parallel sequences (llama-server slots) the buffers were sized for
     split: Literal["layer", "tensor", "expert_offload"] | None = None
     gpu_layers_all: bool = True  # fully offloaded to the accelerator(s)
@@ -426,7 +429,7 @@ class ClaimQuery(Record):
     hardware: Identifier | None = None
     count: PositiveInt = 1
     rig: Identifier | None = None
-    kv_type: Literal["f16", "q8_0", "q4_0"] = "f16"
+    kv_type: KvType = "f16"
 
 
 class NoSuch(Record):

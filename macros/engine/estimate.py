@@ -13,7 +13,7 @@ import statistics
 from typing import Any
 
 from ..catalog import Catalog
-from ..catalog.schema import Measurement, Model
+from ..catalog.schema import KV_TYPES, Measurement, Model
 from . import calibrate
 from .bands import FEW_POINTS_FACTOR, MIN_BAND_POINTS, SpeedBand
 from .machine import Machine, machine_from_devices, machine_from_hardware, machine_from_rig
@@ -25,7 +25,6 @@ from .placement import ModelMemory, Placement, Settings, place, place_given, uni
 from .speed import (RUNTIME_FAMILY, BackendFactors, SpeedModel, SpeedResult, decode_bytes_per_token, decode_speed,
                     host_bandwidth_bytes_s, prefill_speed, prefill_work, speed_key)
 
-KV_TYPES = ("f16", "q8_0", "q4_0")
 
 
 @dataclasses.dataclass(frozen=True)
