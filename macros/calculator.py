@@ -18,7 +18,7 @@ from typing import Any, Iterable
 
 from .engine import KV_TYPES, advice, custom_machine, search
 from .engine.machine import Device, Machine, device_from_hardware, machine_from_rig
-from .engine.memory import compute_buffer_bytes, kv_bytes_per_token, recurrent_state_bytes, weight_bytes
+from .engine.memory import compute_buffer_terms, kv_bytes_per_token, recurrent_state_bytes, weight_bytes
 from .engine.params import is_moe, n_linear_attention_layers
 from .engine.parts import Parts
 from .engine.placement import ModelMemory, accelerator_budget
@@ -102,13 +102,8 @@ def _model_record(engine, m) -> dict[str, Any]:
     s = engine.settings
     counts = engine.params(m.id)
     u = s.ubatch_tokens
-    # Compute buffer as max(logits, scores_per_token x context) + activations, read off the engine's
-    # own function (scores are 0 with flash attention on).
-    full = compute_buffer_bytes(a, 0, u, s.flash_attention)
-    big = 10_000_000
-    scores = (compute_buffer_bytes(a, 2 * big, u, s.flash_attention) - compute_buffer_bytes(a, big, u, s.flash_attention)) / big
-    activations = compute_buffer_bytes(a, big, u, s.flash_attention) - scores * big if scores else 0.0
-    logits = full - activations if scores else full
+    # Compute buffer = max(logits, scores per token x context) + activations, the engine's own terms.
+    logits, scores, activations = compute_buffer_terms(a, u, s.flash_attention)
     return {
         "id": m.id, "name": m.name, "family": m.family, "hf": m.hf_repo,
         "limit": m.context_extended or a.max_position_embeddings, "native": a.max_position_embeddings,

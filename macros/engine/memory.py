@@ -100,17 +100,25 @@ def recurrent_state_bytes(a: Architecture, batch: int = 1) -> float:
     return n_lin * (ssm + conv) * RECURRENT_STATE_BYTES_PER_ELEMENT * batch
 
 
+def compute_buffer_terms(a: Architecture, ubatch: int, flash_attention: bool = True) -> tuple[float, float, float]:
+    """The three terms of llama.cpp's compute buffer, bytes: the logits ([vocab, ubatch] f32), the
+    attention scores per token of context ([ubatch, heads] f32; 0 with flash attention) and the FFN
+    and residual activations. The buffer is max(logits, scores x context) + activations."""
+    logits = ubatch * a.vocab_size * ACTIVATION_BYTES
+    scores_per_token = 0.0 if flash_attention else ubatch * a.num_attention_heads * ACTIVATION_BYTES
+    ffn_width = max(a.intermediate_size,
+                    a.num_experts_per_tok * a.moe_intermediate_size + a.shared_expert_intermediate_size)
+    activations = ubatch * (ffn_width + 3 * a.hidden_size) * ACTIVATION_BYTES
+    return logits, scores_per_token, activations
+
+
 def compute_buffer_bytes(a: Architecture, context: int, ubatch: int, flash_attention: bool = True) -> float:
     """llama.cpp compute buffer per device, bytes (f32 activations for one micro-batch).
 
     The largest live set is the logits ([vocab, ubatch]) or, without flash attention,
     the attention scores ([context, ubatch, heads]); plus the FFN and residual activations."""
-    logits = ubatch * a.vocab_size * ACTIVATION_BYTES
-    scores = 0.0 if flash_attention else context * ubatch * a.num_attention_heads * ACTIVATION_BYTES
-    ffn_width = max(a.intermediate_size,
-                    a.num_experts_per_tok * a.moe_intermediate_size + a.shared_expert_intermediate_size)
-    activations = ubatch * (ffn_width + 3 * a.hidden_size) * ACTIVATION_BYTES
-    return max(logits, scores) + activations
+    logits, scores_per_token, activations = compute_buffer_terms(a, ubatch, flash_attention)
+    return max(logits, scores_per_token * context) + activations
 
 
 def check_context(model: Model, context: int) -> None:
