@@ -112,6 +112,32 @@ def test_nothing_usable_says_so_plainly():
     assert r.reason.startswith("Not usefully")
 
 
+def test_offload_keeps_headroom_by_moving_one_more_layer_to_ram():
+    """One 24 GiB GPU (budget 24 - 1 = 23 GiB in this fake) and 64 GiB of RAM (58 usable after the 6 GiB
+    the OS keeps). Needed headroom = max(1 GiB, 0.04 x 23 = 0.92 GiB) = 1 GiB. The plain expert-offload
+    placement leaves 0.2 GiB: too little. Placed again with 1 GiB set aside, it keeps 11 layers' experts in
+    RAM (not 10) and leaves 0.1 GiB of the smaller budget, so 1.1 GiB on the real card (share 1.1 / 23 =
+    0.048, tighter than RAM's 36 / 58): it passes, and the shown setup is the re-placed one at 28 tok/s."""
+    from macros.engine.machine import Device, Machine
+    gpu = Device("g", "g", "gpu", 24 * GIB, 1e12, 1e14, "cuda", 450)
+    ram = Device("r", "r", "cpu", 64 * GIB, 8e10, None, "cpu", None)
+    machine = Machine("m", "m", (gpu,), ram)
+
+    def est(mid, q, context, machine):
+        mem = machine.accelerators[0].memory_bytes
+        plain = mem == 24 * GIB
+        p = types.SimpleNamespace(placement="moe_expert_offload", runs=True, fits=False,
+                                  headroom_bytes=(0.2 if plain else 0.1) * GIB, budget_bytes=mem - GIB,
+                                  ram_bytes=(20 if plain else 22) * GIB, n_cpu_moe=10 if plain else 11)
+        return types.SimpleNamespace(placement=p, machine=machine, decode_tok_s=30.0 if plain else 28.0)
+
+    eng = fake_engine({"Q4_K_M": 0.006})
+    r = advice.recommend(eng, "m", machine, "chat", ["Q4_K_M"], estimate=est)
+    assert r.status == "recommended"
+    assert r.estimate.placement.n_cpu_moe == 11 and r.estimate.decode_tok_s == 28.0
+    assert r.pick.free_bytes == pytest.approx(1.1 * GIB)
+
+
 def test_fit_recovers_a_known_rule():
     """Points made from ln KLD = 1 - 1.0 x bpw - 0.5 x ln(params): the fit returns a=1, b=-1, c=-0.5, factor 1."""
     pts = [(b, p, math.exp(1 - b - 0.5 * math.log(p))) for b in (3.0, 4.5, 6.0, 8.5) for p in (8.0, 27.0)]
