@@ -408,3 +408,21 @@ def test_every_model_checked_against_official_figures(catalog):
     for m in catalog.models.values():
         if m.params_total_tolerance_pct or m.params_active_tolerance_pct:
             assert m.params_tolerance_why and len(m.params_tolerance_why) > 20, m.id
+
+
+def test_model_only_in_system_ram_runs_on_the_cpu(engine):
+    """Issue 15 item 8: a 1 GB GPU beside 64 GB of RAM cannot hold one layer of Qwen3.5-27B at Q4_K_M (about
+    16.5 GB of weights over 64 layers, 0.26 GB a layer, while the GPU's budget after its 0.5 GiB runtime
+    overhead and compute buffer is nearly nothing): it runs on the CPU with -ngl 0 at the RAM's speed, not
+    "short by 0.00 GB"."""
+    small_gpu = custom_machine("gpu", 1, 200, None, 1, 64)
+    e = engine.estimate("qwen3.5-27b", "Q4_K_M", context=4096, machine=small_gpu)
+    p = e.placement
+    assert (p.placement, p.runs, p.gpu_layers, p.shortfall_bytes) == ("cpu", True, 0, 0.0)
+    assert p.ram_bytes >= e.memory["weights"] + e.memory["kv_cache"] + e.memory["recurrent_state"]
+    # The same RAM (custom_machine's host: 60 GB/s) as a CPU-only machine decodes at the same speed.
+    cpu_only = engine.estimate("qwen3.5-27b", "Q4_K_M", context=4096, machine=custom_machine("cpu", 64, 60))
+    assert e.decode_tok_s == pytest.approx(cpu_only.decode_tok_s, rel=0.05)
+    # Too little RAM as well: does not run, and says by how much.
+    tight = engine.estimate("qwen3.5-27b", "Q4_K_M", context=4096, machine=custom_machine("gpu", 1, 200, None, 1, 16))
+    assert not tight.placement.runs and tight.placement.shortfall_bytes > 0

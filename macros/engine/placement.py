@@ -134,6 +134,10 @@ def place(machine: Machine, mem: ModelMemory, s: Settings) -> Placement:
         weights_in_ram = weights - head - gpu_layers * layer_weights
         return Placement("layer_offload", False, True, device, in_ram, weights_in_ram / weights, gpu_layers, None,
                          budget, budget - gpu, 0.0)
+    need_in_ram = resident + mem.compute_buffer_bytes
+    if machine.host and need_in_ram <= ram_usable:  # not even one layer fits the GPU, all of it fits RAM: -ngl 0
+        return Placement("cpu", False, True, (), need_in_ram, 1.0, 0, None, budget, ram_usable - need_in_ram, 0.0,
+                         ("runs on the CPU from system RAM (-ngl 0): the GPU cannot hold even one layer",))
     short = max(0.0, resident - budget - ram_usable)
     return Placement("does_not_fit", False, False, (), 0.0, 0.0, None, None, budget, budget - resident, short)
 
