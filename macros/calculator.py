@@ -328,7 +328,8 @@ def render_calculator(engine) -> str:
         '</form>',
         '<div class="calc-out" id="calc-out" aria-live="polite">',
         '<div class="calc-verdict" id="calc-verdict"><p class="calc-verdict-head" id="calc-verdict-head">Computing…</p>'
-        '<p class="calc-verdict-detail" id="calc-verdict-detail"></p></div>',
+        '<p class="calc-verdict-detail" id="calc-verdict-detail"></p>'
+        '<p class="calc-verdict-detail" id="calc-advice"></p></div>',
         '<div class="calc-card"><h2>Memory</h2>',
         '<div class="calc-bar" id="calc-bar" role="img" aria-label="Memory breakdown"></div>',
         '<div class="calc-legend" id="calc-legend"></div>',

@@ -37,6 +37,44 @@ def _no_constant(name: str):
     raise ValueError(f"{name} is not a number a config may hold (JSON has no NaN or Infinity)")
 
 
+def _positive(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and x > 0
+
+
+def unsupported_features(cfg: dict) -> list[str]:
+    """The architecture features of a config that the engine does not model, each named (empty: supported).
+    Full attention, Gated DeltaNet hybrids (full_attention_interval) and MoE on every layer (Qwen-style with
+    moe_intermediate_size, or Mixtral-style with intermediate_size per expert) are supported."""
+    out = []
+    if "kv_lora_rank" in cfg or "q_lora_rank" in cfg:
+        out.append(f"MLA attention (kv_lora_rank {cfg.get('kv_lora_rank')}: a compressed KV cache, as in "
+                   "DeepSeek-V3 and Kimi K2)")
+    window = cfg.get("sliding_window")
+    types = cfg.get("layer_types")
+    sliding_types = isinstance(types, list) and any("sliding" in str(t) for t in types)
+    if sliding_types or (_positive(window) and cfg.get("use_sliding_window", True) is not False
+                         and window < (cfg.get("max_position_embeddings") or float("inf"))):
+        out.append(f"sliding-window attention (sliding_window {window}: layers that cache only the last tokens, "
+                   "as in Gemma 2/3 and gpt-oss)")
+    for key, what in (("first_k_dense_replace", "dense layers before the MoE layers"),
+                      ("moe_layer_freq", "MoE on only some layers"),
+                      ("n_shared_experts", "shared experts counted by number (DeepSeek-style MoE)")):
+        value = cfg.get(key)
+        if _positive(value) and not (key == "moe_layer_freq" and value == 1):
+            out.append(f"{what} ({key} {value})")
+    if _positive(cfg.get("decoder_sparse_step")) and cfg["decoder_sparse_step"] != 1:
+        out.append(f"MoE on only some layers (decoder_sparse_step {cfg['decoder_sparse_step']})")
+    if cfg.get("mlp_only_layers"):
+        out.append("dense layers among the MoE layers (mlp_only_layers)")
+    if cfg.get("is_encoder_decoder"):
+        out.append("an encoder-decoder model")
+    for key in ("state_size", "ssm_cfg", "mamba_d_state", "hybrid_override_pattern", "attn_layer_period"):
+        if cfg.get(key) is not None:
+            out.append(f"state-space (Mamba) layers ({key})")
+            break
+    return out
+
+
 def model_from_config(path: Path | str) -> Model:
     """A Model from a config.json; official parameter figures are the computed ones."""
     path = Path(path)
@@ -63,9 +101,16 @@ def model_from_config(path: Path | str) -> Model:
     if not isinstance(text, dict):
         raise ConfigError(f"{path}: text_config must be a JSON object, found {_json_kind(text)}")
     text = dict(text)
+    unsupported = unsupported_features(text)
+    if unsupported:
+        raise ConfigError(f"{path}: not supported: {'; '.join(unsupported)}. The engine would misjudge this "
+                          "model's parameters or KV cache, so it does not estimate it")
     for old, new in _ALIASES.items():
         if old in text and new not in text:
             text[new] = text[old]
+    if text.get("num_experts") and not text.get("moe_intermediate_size"):
+        # Mixtral-style MoE: every layer's FFN is the experts, each `intermediate_size` wide; no dense FFN
+        text["moe_intermediate_size"], text["intermediate_size"] = text.get("intermediate_size"), 0
     if "num_key_value_heads" not in text and "num_attention_heads" in text:
         text["num_key_value_heads"] = text["num_attention_heads"]
     if text.get("tie_word_embeddings") is None:

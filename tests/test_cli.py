@@ -229,3 +229,82 @@ def test_internal_error_is_one_line(capsys, monkeypatch):
     monkeypatch.setenv("GUIDE_DEBUG", "1")
     with pytest.raises(ZeroDivisionError):
         main(["list", "models"])
+
+
+# --------------------------------------------------------------------------- honest --config (issue 15 item 5)
+
+MIXTRAL_8X7B = {  # https://huggingface.co/mistralai/Mixtral-8x7B-v0.1/blob/main/config.json
+    "architectures": ["MixtralForCausalLM"], "hidden_size": 4096, "intermediate_size": 14336,
+    "max_position_embeddings": 32768, "model_type": "mixtral", "num_attention_heads": 32, "num_experts_per_tok": 2,
+    "num_hidden_layers": 32, "num_key_value_heads": 8, "num_local_experts": 8, "rope_theta": 1e6,
+    "sliding_window": None, "tie_word_embeddings": False, "vocab_size": 32000}
+DEEPSEEK_V3 = {  # https://huggingface.co/deepseek-ai/DeepSeek-V3/blob/main/config.json (the shape fields)
+    "architectures": ["DeepseekV3ForCausalLM"], "model_type": "deepseek_v3", "hidden_size": 7168,
+    "intermediate_size": 18432, "moe_intermediate_size": 2048, "kv_lora_rank": 512, "q_lora_rank": 1536,
+    "qk_nope_head_dim": 128, "qk_rope_head_dim": 64, "v_head_dim": 128, "n_routed_experts": 256,
+    "n_shared_experts": 1, "num_experts_per_tok": 8, "first_k_dense_replace": 3, "num_hidden_layers": 61,
+    "num_attention_heads": 128, "num_key_value_heads": 128, "vocab_size": 129280,
+    "max_position_embeddings": 163840, "tie_word_embeddings": False}
+GPT_OSS_20B = {  # https://huggingface.co/openai/gpt-oss-20b/blob/main/config.json (the shape fields)
+    "architectures": ["GptOssForCausalLM"], "model_type": "gpt_oss", "hidden_size": 2880, "intermediate_size": 2880,
+    "num_hidden_layers": 24, "num_attention_heads": 64, "num_key_value_heads": 8, "head_dim": 64,
+    "num_local_experts": 32, "num_experts_per_tok": 4, "sliding_window": 128,
+    "layer_types": ["sliding_attention", "full_attention"] * 12, "vocab_size": 201088,
+    "max_position_embeddings": 131072, "tie_word_embeddings": False}
+GEMMA_2_9B = {  # https://huggingface.co/google/gemma-2-9b/blob/main/config.json (the shape fields)
+    "architectures": ["Gemma2ForCausalLM"], "model_type": "gemma2", "hidden_size": 3584, "intermediate_size": 14336,
+    "num_hidden_layers": 42, "num_attention_heads": 16, "num_key_value_heads": 8, "head_dim": 256,
+    "sliding_window": 4096, "vocab_size": 256000, "max_position_embeddings": 8192, "tie_word_embeddings": True}
+QWEN3_30B_A3B = {  # https://huggingface.co/Qwen/Qwen3-30B-A3B/blob/main/config.json (the shape fields)
+    "architectures": ["Qwen3MoeForCausalLM"], "model_type": "qwen3_moe", "hidden_size": 2048, "num_hidden_layers": 48,
+    "num_attention_heads": 32, "num_key_value_heads": 4, "head_dim": 128, "intermediate_size": 6144,
+    "moe_intermediate_size": 768, "num_experts": 128, "num_experts_per_tok": 8, "decoder_sparse_step": 1,
+    "mlp_only_layers": [], "vocab_size": 151936, "max_position_embeddings": 40960, "sliding_window": None,
+    "use_sliding_window": False, "tie_word_embeddings": False}
+
+
+def _estimate_config(capsys, tmp_path, config, *extra):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    return run(capsys, "estimate", "--config", str(path), "--quant", "Q4_K_M", *extra)
+
+
+def test_mixtral_config_matches_published_counts_and_llama_cpp_kv(capsys, tmp_path):
+    """Mixtral 8x7B: Mistral AI publishes 46.7B total and 12.9B per token (https://mistral.ai/news/mixtral-of-experts).
+    By hand: attention 32 x (4096x4096 x 2 + 4096x1024 x 2) = 1.342 B; experts 32 x 8 x 3 x 4096 x 14336 = 45.097 B;
+    routers 32 x 4096 x 8 = 1.0 M; embeddings and output 2 x 32000 x 4096 = 0.262 B: 46.70 B; per token 2 of 8
+    experts: 11.274 + 1.342 + 0.262 = 12.88 B.
+    KV cache as llama.cpp sizes it: per layer n_embd_k_gqa = n_embd_v_gqa = 8 KV heads x 128 = 1024 (llama.cpp's
+    metadata for this model: block_count 32, head_count 32, head_count_kv 8, embedding_length 4096, printed in
+    https://github.com/ggml-org/llama.cpp/issues/4495), f16: 32 x 2 x 1024 x 2 bytes = 128 KiB per token, so
+    32,768 tokens = 4096.00 MiB, the "KV self size" llama.cpp prints for -c 32768."""
+    code, out, err = _estimate_config(capsys, tmp_path, MIXTRAL_8X7B, "--context", "32768", "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["params_total"] == pytest.approx(46.7e9, rel=0.01)
+    assert data["params_active"] == pytest.approx(12.9e9, rel=0.01)
+    assert data["memory"]["kv_cache_bytes"] == 4096 * 2**20
+
+
+def test_qwen3_moe_config_accepted(capsys, tmp_path):
+    """Qwen3-30B-A3B (use_sliding_window false, every layer MoE): 30.5B total, 3.3B active (its model card)."""
+    code, out, err = _estimate_config(capsys, tmp_path, QWEN3_30B_A3B, "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["params_total"] == pytest.approx(30.5e9, rel=0.01)
+    assert data["params_active"] == pytest.approx(3.3e9, rel=0.03)
+
+
+@pytest.mark.parametrize("config, words", [
+    (DEEPSEEK_V3, ["MLA attention", "kv_lora_rank 512", "first_k_dense_replace 3", "n_shared_experts 1"]),
+    (GPT_OSS_20B, ["sliding-window attention", "sliding_window 128"]),
+    (GEMMA_2_9B, ["sliding-window attention", "sliding_window 4096"]),
+    ({**QWEN3_30B_A3B, "mlp_only_layers": [0, 1]}, ["mlp_only_layers"]),
+    ({**QWEN3_30B_A3B, "decoder_sparse_step": 2}, ["decoder_sparse_step 2"]),
+], ids=["deepseek-v3", "gpt-oss-20b", "gemma-2-9b", "qwen3-dense-layers", "qwen3-sparse-step"])
+def test_unsupported_architectures_refused_naming_the_feature(capsys, tmp_path, config, words):
+    """A DeepSeek-V3 config used to get 702B parameters and a KV cache about 25 times too large, silently."""
+    code, out, err = _estimate_config(capsys, tmp_path, config)
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, err
+    for word in words:
+        assert word in err, err

@@ -682,6 +682,25 @@
     box.className = "calc-verdict calc-verdict--" + cls;
     $("calc-verdict-head").textContent = head;
     $("calc-verdict-detail").textContent = detail;
+    var adv = $("calc-advice");
+    if (adv) adv.textContent = adviceText(st);
+  }
+
+  /** The site's recommendation for chat of this model on this catalog machine, as every page gives it
+   * (exported by the engine's recommendation policy), or "" when the machine is custom or not featured. */
+  function adviceText(st) {
+    var A = D.advice, id = null, label = "";
+    if (!A || !A.recommend || !A.recommend.chat) return "";
+    if (st.mode === "rig") { id = st.rig; label = RIGS[st.rig].name; }
+    else if (st.mode !== "custom" && st.n === 1) {
+      id = st.hw; label = HW[st.hw].name + (HW[st.hw].kind === "gpu" && st.ram ? " alone" : "");
+    }
+    var per = id !== null && A.recommend.chat[st.m];
+    var r = per && per[id];
+    if (!r) return "";
+    if (r[2] === "none") return "The site's recommendation for chat on " + label + ": none usable.";
+    return (r[2] === "recommended" ? "Recommended for chat on " : "Best compromise for chat on ") + label + ": " +
+      r[0] + ", " + fmtInt(r[1]) + " tokens of context, " + tokS(r[3]) + " (" + tokS(r[4]) + " at the low end).";
   }
 
   var MODEL_FLAG = { "llama.cpp": "-m", "sglang": "--model-path", "mlx-lm": "--model" };
