@@ -238,8 +238,45 @@ def fit_offload_term(points: Sequence[OffloadPoint]) -> float:
     return max(num / den, 0.0) if den else 0.0
 
 
+OUTLIER_FACTOR = 2.0  # a measurement this far off the first fit (either way) is left out of the second
+
+
+def decode_seconds(model: SpeedModel, p: DecodePoint) -> float:
+    """A decode point's seconds per token under a fitted model (the fit's own formula)."""
+    f = model.factors(p.key)
+    kv = p.kv_over_bandwidth_s * (model.kv_quant_read_factor if p.kv_quantized else 1.0)
+    units = p.layers + model.moe_layer_weight * p.moe_layers
+    return ((p.bytes_over_bandwidth_s + kv) / f.bandwidth_efficiency + units * f.layer_overhead_s
+            + p.linear_layers * f.linear_layer_s + f.token_overhead_s)
+
+
+def prefill_seconds(model: SpeedModel, p: PrefillPoint) -> float:
+    """A prefill point's seconds per token under a fitted model."""
+    f = model.factors(p.key)
+    work = (p.dense_over_rate_s + f.attention_flops_weight * p.attention_over_rate_s
+            + f.linear_layer_prefill_flops * p.linear_over_rate_s + f.expert_call_flops * p.expert_calls_over_rate_s)
+    return work / f.compute_efficiency if f.compute_efficiency else float("nan")
+
+
+def _within(predicted: float, measured: float) -> bool:
+    return predicted == predicted and 1 / OUTLIER_FACTOR <= predicted / measured <= OUTLIER_FACTOR
+
+
 def fit_speed_model(decode: Sequence[DecodePoint], prefill: Sequence[PrefillPoint], gpu_hop_s: float,
                     allreduce_s: dict[str, float], shape: tuple[float, float, float] | None = None) -> SpeedModel:
+    """Fit twice: the second time without the measurements the first fit misses by more than a factor
+    OUTLIER_FACTOR (a run the model cannot describe: a spill to shared memory, a debug build), so a few
+    such rows do not drag a whole class. Every measurement still counts in the accuracy report."""
+    first = _fit_once(decode, prefill, gpu_hop_s, allreduce_s, shape)
+    keep_d = [p for p in decode if _within(decode_seconds(first, p), p.seconds_per_token)]
+    keep_p = [p for p in prefill if _within(prefill_seconds(first, p), p.seconds_per_token)]
+    if len(keep_d) == len(decode) and len(keep_p) == len(prefill):
+        return first
+    return _fit_once(keep_d, keep_p, gpu_hop_s, allreduce_s, shape)
+
+
+def _fit_once(decode: Sequence[DecodePoint], prefill: Sequence[PrefillPoint], gpu_hop_s: float,
+              allreduce_s: dict[str, float], shape: tuple[float, float, float] | None = None) -> SpeedModel:
     """Per-class factors and the shared shape weights (MoE layer weight, quantized-KV factor, attention
     weight), searched on a grid unless `shape` gives them; offload terms are added by with_offload."""
     if shape is None:
