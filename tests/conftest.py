@@ -88,8 +88,18 @@ PLANTED = {
 }
 
 
+# Markdown in catalog strings (issue 15): it must publish as literal text, never as a link, an image or an attribute.
+PLANTED_MARKDOWN = [
+    ("models.yaml", "  name: Qwen3.5-4B\n", "  name: 'Qwen3.5-4B [link](javascript:alert(1)) $x$'\n"),
+    ("hardware.yaml", "  name: GeForce RTX 5080\n",
+     "  name: 'GeForce RTX 5080 ![i](http://203.0.113.9/c.png) {: onclick=alert(5) }'\n"),
+    ("claims/craftrigs-397b-multi-gpu.yaml", "  quote: The model requires ~243 GB of VRAM at Q4 quantization.\n",
+     "  quote: '![i](http://203.0.113.9/c.png) The model requires ~243 GB of VRAM at Q4 quantization.'\n"),
+]
+
+
 def plant_markup(catalog: Path) -> None:
-    for file, (old, new) in PLANTED.items():
+    for file, (old, new) in [*PLANTED.items(), *((f, (o, n)) for f, o, n in PLANTED_MARKDOWN)]:
         path = catalog / file
         text = path.read_text()
         assert old in text, f"{old!r} not in {file}"

@@ -426,3 +426,23 @@ def test_model_only_in_system_ram_runs_on_the_cpu(engine):
     # Too little RAM as well: does not run, and says by how much.
     tight = engine.estimate("qwen3.5-27b", "Q4_K_M", context=4096, machine=custom_machine("gpu", 1, 200, None, 1, 16))
     assert not tight.placement.runs and tight.placement.shortfall_bytes > 0
+
+
+def test_markdown_in_catalog_strings_publishes_as_text(site_builds):
+    """The real MkDocs build of a catalog with Markdown planted in a model name, a hardware name and a claim
+    quote (conftest.PLANTED_MARKDOWN): no javascript: link, no image from another host, no onclick attribute, and
+    the planted words readable on the pages."""
+    import html as _html
+    import re
+    site = site_builds["changed"]
+    seen = {"[link](javascript:alert(1)) $x$": False, "![i](http://203.0.113.9/c.png)": False}
+    for page in site.rglob("*.html"):
+        text = page.read_text()
+        where = page.relative_to(site)
+        assert not re.search(r"""href=["']?javascript:""", text, re.I), where
+        assert not re.search(r"""<img[^>]+203\.0\.113\.9""", text), where
+        assert not re.search(r"<[^>]*\sonclick=", text), where
+        plain = _html.unescape(text)
+        for words in seen:
+            seen[words] |= words in plain
+    assert all(seen.values()), seen
