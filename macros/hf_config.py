@@ -22,6 +22,11 @@ _ALIASES = {
 
 
 MAX_CONFIG_BYTES = 1 << 20  # real config.json files are a few KB
+# Shapes far above any published model: a config beyond them is a mistake, not a model to size.
+CONFIG_LIMITS = {"num_hidden_layers": 1024, "hidden_size": 131072, "num_attention_heads": 4096,
+                 "intermediate_size": 1 << 20, "moe_intermediate_size": 1 << 20, "vocab_size": 1 << 23,
+                 "num_experts": 16384, "max_position_embeddings": 1 << 27, "head_dim": 4096}
+MAX_PARAMS = 50e12
 
 
 class ConfigError(ValueError):
@@ -131,7 +136,15 @@ def model_from_config(path: Path | str) -> Model:
     except ValidationError as err:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
         raise ConfigError(f"{path}: not a config this engine can read ({problems})") from err
+    for field, limit in CONFIG_LIMITS.items():
+        value = getattr(architecture, field, None)
+        if isinstance(value, (int, float)) and value > limit:
+            shown = f"{value:,}" if value < 1e15 else f"{value:.3g}"
+            raise ConfigError(f"{path}: {field} {shown} is above any real model's ({limit:,}); not a config to estimate")
     counts = count_params(architecture)
+    if counts.total.total > MAX_PARAMS:
+        raise ConfigError(f"{path}: {counts.total.total / 1e12:,.1f} trillion parameters is above any real model's "
+                          f"({MAX_PARAMS / 1e12:g} trillion)")
     name = raw.get("_name_or_path") or path.parent.name or path.stem
     return Model(
         id="custom-config", name=str(name), family=str(raw.get("model_type", "custom")),

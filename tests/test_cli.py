@@ -165,6 +165,10 @@ CONFIGS = {
     "nan": b'{"num_hidden_layers": NaN}', "infinity": b'{"rope_theta": Infinity}',
     "text_config": b'{"text_config": [1]}', "truncated": b'{"hidden_size": 4',
     "empty": b"", "shape": b'{"num_hidden_layers": "many"}',
+    "huge": json.dumps({"num_hidden_layers": 10**9, "hidden_size": 4096, "num_attention_heads": 32,
+                        "num_key_value_heads": 8, "intermediate_size": 11008, "vocab_size": 32000,
+                        "max_position_embeddings": 4096}).encode(),
+    "long_digits": b'{"num_hidden_layers": ' + b"9" * 4000 + b"}",
 }
 
 
