@@ -31,9 +31,11 @@ NUMBER_TEXT = st.one_of(
     st.sampled_from(["nan", "NaN", "inf", "-inf", "Infinity", "1e400", "-0", "0", "0.0", "1e-320", "", " ", "1_000",
                      "0x10", "12abc", "１２", "1e3", "256", "257", "4096", "262144", "16777217"]),
 )
-FLAGS = ["--context", "--batch", "--count", "--ram-gb", "--memory-gb", "--bandwidth-gb-s", "--tflops"]
+FLAGS = ["--context", "--batch", "--count", "--ram-gb", "--memory-gb", "--bandwidth-gb-s", "--tflops", "--depth",
+         "--prompt", "--n-gpu-layers", "--n-cpu-moe", "--ram-bandwidth-gb-s", "--parallel"]
 MACHINES = st.sampled_from([
     ["--hardware", "rtx-4090"], ["--hardware", "apple-m4-max-128gb"], ["--hardware", "2x-rtx-4090-128gb-ddr5"],
+    ["--hardware", "rtx-4090,rtx-3090", "--ram-gb", "128"], ["--hardware", "rtx-3060-12gb", "--ram-gb", "64"],
     ["--bandwidth-gb-s", "1000", "--memory-gb", "24", "--kind", "gpu"],
     ["--bandwidth-gb-s", "400", "--memory-gb", "128", "--kind", "unified"],
     ["--bandwidth-gb-s", "90", "--memory-gb", "256", "--kind", "cpu"], [],
