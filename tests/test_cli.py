@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +15,18 @@ from macros.cli import main
 REQUIRED_KEYS = {"params_total", "params_active", "memory", "fit", "decode_tok_s", "prefill_tok_s", "assumptions"}
 MEMORY_KEYS = {"weights_bytes", "kv_cache_bytes", "recurrent_state_bytes", "overhead_bytes", "total_bytes"}
 FIT_KEYS = {"fits", "placement", "gpu_bytes", "ram_bytes", "offloaded_fraction", "gpu_layers"}
+
+
+@pytest.fixture(autouse=True)
+def _shared_engine(engine, monkeypatch):
+    """In-process runs on the real catalog reuse the session's catalog and fitted engine (seconds each
+    otherwise); a run on any other folder loads it for real."""
+    import macros.cli as cli
+    from conftest import CATALOG
+    load, make = cli.load_catalog, cli.Engine
+    monkeypatch.setattr(cli, "load_catalog",
+                        lambda root: engine.catalog if Path(root).resolve() == CATALOG.resolve() else load(root))
+    monkeypatch.setattr(cli, "Engine", lambda catalog: engine if catalog is engine.catalog else make(catalog))
 
 
 def run(capsys, *args):
