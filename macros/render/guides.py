@@ -178,18 +178,18 @@ def _price_date(site: Site, machine_id: str) -> str:
     return str(d) if d else "date not given"
 
 
-def split_modes(site: Site, model_id: str, quant: str, machine_ids: list[str]) -> str:
+def split_modes(site: Site, model_id: str, quant: str, machine_ids: list[str], context: int = 4096) -> str:
     rows = []
     for i in machine_ids:
         if i not in site.entries():
             continue
         m = site.entry(i).machine
         for mode in ("layer_split", "tensor_parallel"):
-            e = site.estimate(model_id, quant, machine=m, mode=mode)
+            e = site.estimate(model_id, quant, context=context, machine=m, mode=mode)
             rows.append([site.machine_link(i, BASE), esc(m.gpu_link), mode.replace("_", " "),
                          fmt.placement(e.placement.placement), site.speed_text(e, 'decode')])
     out = table(["machine", "GPU link", "mode", "placement", "decode (estimate)"], rows,
-                caption=f"{site.catalog.models[model_id].name} at {quant}, 4,096 tokens of context")
+                caption=f"{site.catalog.models[model_id].name} at {quant}, {fmt.tokens(context)} tokens of context")
     sm = site.engine.speed_model
     body = (f"Layer split adds one hop per GPU boundary per token ({sm.gpu_hop_s * 1e6:.0f} µs, `gpu_hop_us`); tensor "
             "parallel reads each layer's weights from all GPUs at once but adds two all-reduces per layer (" +
