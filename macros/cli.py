@@ -164,8 +164,8 @@ def _main(argv: Sequence[str] | None) -> int:
     if args.command == "diff":  # the working tree's catalog loaded clean; now render both
         from .diff import run_diff
         return run_diff(args.rev, catalog_root(args), as_json=args.json)
-    engine = Engine(catalog)
     try:
+        engine = Engine(catalog)
         if args.command == "estimate":
             return cmd_estimate(engine, args)
         if args.command == "list":
@@ -181,6 +181,9 @@ def _main(argv: Sequence[str] | None) -> int:
             return check_registry(engine)
     except EngineInputError as err:
         return _fail(str(err))
+    except CatalogError as err:  # a constant the engine reads only now, missing or mistyped
+        print(err, file=sys.stderr)
+        return EXIT_BAD_CATALOG
     return 0
 
 

@@ -325,3 +325,16 @@ def test_unsupported_architectures_refused_naming_the_feature(capsys, tmp_path, 
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, err
     for word in words:
         assert word in err, err
+
+
+def test_constant_missing_at_use_is_a_catalog_error(capsys, monkeypatch):
+    """A constant the engine reads that the loader did not require: exit 1 naming it, not an internal error."""
+    import macros.cli as cli
+    from macros.catalog import CatalogError
+    from macros.catalog.loader import Problem
+
+    def engine_without(catalog):
+        raise CatalogError([Problem("catalog/constants", 1, "made_up_constant", "missing constant")])
+    monkeypatch.setattr(cli, "Engine", engine_without)
+    code, _, err = run(capsys, "estimate", *Q9)
+    assert code == 1 and "made_up_constant" in err and "internal error" not in err
