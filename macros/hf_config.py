@@ -51,9 +51,6 @@ def unsupported_features(cfg: dict) -> list[str]:
     Full attention, Gated DeltaNet hybrids (full_attention_interval) and MoE on every layer (Qwen-style with
     moe_intermediate_size, or Mixtral-style with intermediate_size per expert) are supported."""
     out = []
-    if "kv_lora_rank" in cfg or "q_lora_rank" in cfg:
-        out.append(f"MLA attention (kv_lora_rank {cfg.get('kv_lora_rank')}: a compressed KV cache, as in "
-                   "DeepSeek-V3 and Kimi K2)")
     window = cfg.get("sliding_window")
     types = cfg.get("layer_types")
     sliding_types = isinstance(types, list) and any("sliding" in str(t) for t in types)
@@ -61,9 +58,12 @@ def unsupported_features(cfg: dict) -> list[str]:
                          and window < (cfg.get("max_position_embeddings") or float("inf"))):
         out.append(f"sliding-window attention (sliding_window {window}: layers that cache only the last tokens, "
                    "as in Gemma 2/3 and gpt-oss)")
-    for key, what in (("first_k_dense_replace", "dense layers before the MoE layers"),
-                      ("moe_layer_freq", "MoE on only some layers"),
-                      ("n_shared_experts", "shared experts counted by number (DeepSeek-style MoE)")):
+    if "kv_lora_rank" in cfg and not all(_positive(cfg.get(k)) for k in ("qk_nope_head_dim", "qk_rope_head_dim",
+                                                                           "v_head_dim")):
+        out.append("MLA attention without qk_nope_head_dim, qk_rope_head_dim and v_head_dim")
+    if cfg.get("n_group") not in (None, 1) and cfg.get("topk_method") not in (None, "noaux_tc", "group_limited_greedy"):
+        out.append(f"expert routing {cfg.get('topk_method')!r}")
+    for key, what in (("moe_layer_freq", "MoE on only some layers"),):
         value = cfg.get(key)
         if _positive(value) and not (key == "moe_layer_freq" and value == 1):
             out.append(f"{what} ({key} {value})")
@@ -113,6 +113,11 @@ def model_from_config(path: Path | str) -> Model:
     for old, new in _ALIASES.items():
         if old in text and new not in text:
             text[new] = text[old]
+    if _positive(text.get("n_shared_experts")) and _positive(text.get("moe_intermediate_size")):
+        # DeepSeek-style: n shared experts, each moe_intermediate_size wide, as one shared FFN
+        text.setdefault("shared_expert_intermediate_size", text["n_shared_experts"] * text["moe_intermediate_size"])
+    if _positive(text.get("num_nextn_predict_layers")):
+        text.setdefault("mtp_num_hidden_layers", text["num_nextn_predict_layers"])
     if text.get("num_experts") and not text.get("moe_intermediate_size"):
         # Mixtral-style MoE: every layer's FFN is the experts, each `intermediate_size` wide; no dense FFN
         text["moe_intermediate_size"], text["intermediate_size"] = text.get("intermediate_size"), 0

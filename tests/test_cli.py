@@ -261,7 +261,7 @@ DEEPSEEK_V3 = {  # https://huggingface.co/deepseek-ai/DeepSeek-V3/blob/main/conf
     "qk_nope_head_dim": 128, "qk_rope_head_dim": 64, "v_head_dim": 128, "n_routed_experts": 256,
     "n_shared_experts": 1, "num_experts_per_tok": 8, "first_k_dense_replace": 3, "num_hidden_layers": 61,
     "num_attention_heads": 128, "num_key_value_heads": 128, "vocab_size": 129280,
-    "max_position_embeddings": 163840, "tie_word_embeddings": False}
+    "max_position_embeddings": 163840, "tie_word_embeddings": False, "num_nextn_predict_layers": 1}
 GPT_OSS_20B = {  # https://huggingface.co/openai/gpt-oss-20b/blob/main/config.json (the shape fields)
     "architectures": ["GptOssForCausalLM"], "model_type": "gpt_oss", "hidden_size": 2880, "intermediate_size": 2880,
     "num_hidden_layers": 24, "num_attention_heads": 64, "num_key_value_heads": 8, "head_dim": 64,
@@ -313,14 +313,14 @@ def test_qwen3_moe_config_accepted(capsys, tmp_path):
 
 
 @pytest.mark.parametrize("config, words", [
-    (DEEPSEEK_V3, ["MLA attention", "kv_lora_rank 512", "first_k_dense_replace 3", "n_shared_experts 1"]),
+    ({**DEEPSEEK_V3, "v_head_dim": None}, ["MLA attention without", "v_head_dim"]),
     (GPT_OSS_20B, ["sliding-window attention", "sliding_window 128"]),
     (GEMMA_2_9B, ["sliding-window attention", "sliding_window 4096"]),
     ({**QWEN3_30B_A3B, "mlp_only_layers": [0, 1]}, ["mlp_only_layers"]),
     ({**QWEN3_30B_A3B, "decoder_sparse_step": 2}, ["decoder_sparse_step 2"]),
-], ids=["deepseek-v3", "gpt-oss-20b", "gemma-2-9b", "qwen3-dense-layers", "qwen3-sparse-step"])
+], ids=["mla-incomplete", "gpt-oss-20b", "gemma-2-9b", "qwen3-dense-layers", "qwen3-sparse-step"])
 def test_unsupported_architectures_refused_naming_the_feature(capsys, tmp_path, config, words):
-    """A DeepSeek-V3 config used to get 702B parameters and a KV cache about 25 times too large, silently."""
+    """What the engine cannot model is refused, naming it, instead of estimated as something else."""
     code, out, err = _estimate_config(capsys, tmp_path, config)
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, err
     for word in words:
@@ -338,3 +338,23 @@ def test_constant_missing_at_use_is_a_catalog_error(capsys, monkeypatch):
     monkeypatch.setattr(cli, "Engine", engine_without)
     code, _, err = run(capsys, "estimate", *Q9)
     assert code == 1 and "made_up_constant" in err and "internal error" not in err
+
+
+def test_deepseek_v3_config_mla_and_moe(capsys, tmp_path):
+    """DeepSeek-V3 used to get 702B parameters and a KV cache about 25 times too large, silently. Published:
+    671B total, 37B activated per token (https://huggingface.co/deepseek-ai/DeepSeek-V3, MTP module apart).
+    By hand: MLA attention per layer q_a 7168x1536 + q_b 1536x128x192 + kv_a 7168x576 + kv_b 512x128x256 +
+    o 128x128x7168 (+ norms) = 187.1 M, x 61 = 11.41 B; dense FFN 3 x 3 x 7168 x 18432 = 1.19 B; 58 MoE layers of
+    256 experts x 3 x 7168 x 2048 = 653.9 B, one shared expert 2.55 B, routers 0.11 B; embeddings and output
+    2 x 129280 x 7168 = 1.85 B: 671.0 B. Per token 8 of 256 experts: 37.5 B (the published 37B is rounded; it is
+    36.6 B without the embedding table).
+    KV cache: MLA keeps kv_lora_rank + qk_rope_head_dim = 576 values per layer per token. ik_llama.cpp (a llama.cpp
+    fork) prints "KV self size = 1166.62 MiB, c^KV (q8_0)" for this model at 32,768 tokens
+    (https://github.com/ikawrakow/ik_llama.cpp/pull/259): 61 x 576 x 32768 x 34/32 bytes = 1166.625 MiB."""
+    code, out, err = _estimate_config(capsys, tmp_path, DEEPSEEK_V3, "--context", "32768", "--kv-type", "q8_0",
+                                      "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["params_total"] == pytest.approx(671e9, rel=0.01)
+    assert data["params_active"] == pytest.approx(37e9, rel=0.02)
+    assert data["memory"]["kv_cache_bytes"] / 2**20 == pytest.approx(1166.62, abs=0.01)

@@ -114,6 +114,16 @@ class Architecture(Record):
     moe_intermediate_size: NonNegInt = 0
     shared_expert_intermediate_size: NonNegInt = 0
     mtp_num_hidden_layers: NonNegInt = 0  # multi-token-prediction layers shipped with the model
+    # DeepSeek-V3 / Kimi K2 style: dense FFN in the first k layers, MoE after them.
+    first_k_dense_replace: NonNegInt = 0
+    # Multi-head latent attention (MLA, DeepSeek-V3 / Kimi K2): queries and keys/values through low-rank
+    # projections; the KV cache holds the compressed latent (kv_lora_rank) plus the rotary key part
+    # (qk_rope_head_dim) per layer per token. kv_lora_rank 0: ordinary attention.
+    kv_lora_rank: NonNegInt = 0
+    q_lora_rank: NonNegInt = 0  # 0: queries projected directly
+    qk_nope_head_dim: NonNegInt = 0
+    qk_rope_head_dim: NonNegInt = 0
+    v_head_dim: NonNegInt = 0
     rope_theta: PositiveFloat | None = None
     partial_rotary_factor: PositiveFloat = 1.0
     position_encoding: Literal["rope", "alibi", "learned"] = "rope"
@@ -140,6 +150,12 @@ class Architecture(Record):
                     raise ValueError(f"a hybrid (linear-attention) model needs {name}")
             if self.linear_num_value_heads % self.linear_num_key_heads:
                 raise ValueError("linear_num_key_heads must divide linear_num_value_heads")
+        if self.kv_lora_rank and not (self.qk_nope_head_dim and self.qk_rope_head_dim and self.v_head_dim):
+            raise ValueError("MLA attention (kv_lora_rank) needs qk_nope_head_dim, qk_rope_head_dim and v_head_dim")
+        if self.first_k_dense_replace and not (self.num_experts and self.intermediate_size
+                                               and self.first_k_dense_replace < self.num_hidden_layers):
+            raise ValueError("first_k_dense_replace needs an MoE model with intermediate_size (the dense layers' "
+                             "FFN width) and fewer dense layers than layers")
         if self.head_dim is None and self.hidden_size % self.num_attention_heads:
             raise ValueError("head_dim is needed when num_attention_heads does not divide hidden_size")
         return self

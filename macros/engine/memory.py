@@ -80,6 +80,8 @@ def kv_bytes_per_token(a: Architecture, kv_type: str = "f16") -> float:
     """KV cache per token of context: K and V for every full-attention layer."""
     if kv_type not in KV_BYTES_PER_ELEMENT:
         raise EngineInputError(f"unknown KV cache type {kv_type!r}; choose one of {', '.join(KV_BYTES_PER_ELEMENT)}")
+    if a.kv_lora_rank:  # MLA: one compressed latent plus the rotary key part per layer (llama.cpp's c^KV)
+        return n_full_attention_layers(a) * (a.kv_lora_rank + a.qk_rope_head_dim) * KV_BYTES_PER_ELEMENT[kv_type]
     return 2 * n_full_attention_layers(a) * a.num_key_value_heads * head_dim(a) * KV_BYTES_PER_ELEMENT[kv_type]
 
 

@@ -33,7 +33,28 @@ def is_moe(a: Architecture) -> bool:
     return a.num_experts > 0
 
 
+def mla_attention_layer_params(a: Architecture) -> int:
+    """Multi-head latent attention (DeepSeek-V3): low-rank query and key/value projections with their norms."""
+    h, n = a.hidden_size, a.num_attention_heads
+    qk = a.qk_nope_head_dim + a.qk_rope_head_dim
+    if a.q_lora_rank:
+        q = h * a.q_lora_rank + a.q_lora_rank + a.q_lora_rank * n * qk  # q_a_proj, q_a_layernorm, q_b_proj
+    else:
+        q = h * n * qk
+    kv_a = h * (a.kv_lora_rank + a.qk_rope_head_dim) + a.kv_lora_rank  # kv_a_proj_with_mqa, kv_a_layernorm
+    kv_b = a.kv_lora_rank * n * (a.qk_nope_head_dim + a.v_head_dim)
+    o_proj = n * a.v_head_dim * h
+    return q + kv_a + kv_b + o_proj
+
+
+def n_moe_layers(a: Architecture) -> int:
+    """Layers whose FFN is the experts (all of them, or all after the first `first_k_dense_replace`)."""
+    return a.num_hidden_layers - a.first_k_dense_replace if is_moe(a) else 0
+
+
 def full_attention_layer_params(a: Architecture) -> int:
+    if a.kv_lora_rank:
+        return mla_attention_layer_params(a)
     h, hd = a.hidden_size, head_dim(a)
     q_width = a.num_attention_heads * hd
     kv_width = a.num_key_value_heads * hd
@@ -107,23 +128,24 @@ def count_params(a: Architecture) -> ParamCounts:
     h, L = a.hidden_size, a.num_hidden_layers
     n_full, n_lin = n_full_attention_layers(a), n_linear_attention_layers(a)
     ffn = ffn_layer_params(a)
+    n_moe = n_moe_layers(a)
     layer_norms = 2 * h * L + h  # two RMSNorms per layer and the final norm
     mtp_layer = full_attention_layer_params(a) + sum(ffn.values()) + 2 * h * h + 4 * h  # fc 2h->h, norms
     total = {
         "embeddings": a.vocab_size * h,  # [vocab, hidden]
         "attention": n_full * full_attention_layer_params(a),
         "linear_attention": n_lin * linear_attention_layer_params(a),
-        "dense_ffn": L * ffn.get("dense_ffn", 0),
-        "routed_experts": L * ffn.get("routed_experts", 0),
-        "shared_expert": L * ffn.get("shared_expert", 0),
-        "router": L * ffn.get("router", 0),
+        "dense_ffn": L * ffn.get("dense_ffn", 0) + a.first_k_dense_replace * 3 * h * a.intermediate_size,
+        "routed_experts": n_moe * ffn.get("routed_experts", 0),
+        "shared_expert": n_moe * ffn.get("shared_expert", 0),
+        "router": n_moe * ffn.get("router", 0),
         "norms": layer_norms,
         "lm_head": 0 if a.tie_word_embeddings else a.vocab_size * h,  # [hidden, vocab]
         "vision": vision_params(a),
     }
     active = dict(total)
     if is_moe(a):
-        active["routed_experts"] = L * a.num_experts_per_tok * expert_params(a)
+        active["routed_experts"] = n_moe * a.num_experts_per_tok * expert_params(a)
     active["vision"] = 0
     return ParamCounts(total=Parts("params", total), active=Parts("params", active),
                        mtp=a.mtp_num_hidden_layers * mtp_layer)

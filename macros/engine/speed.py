@@ -23,7 +23,8 @@ from typing import Mapping
 from ..catalog.schema import Architecture
 from .machine import Device, Machine
 from .memory import QuantBits, kv_bytes_per_token, recurrent_state_bytes
-from .params import ParamCounts, expert_params, head_dim, n_full_attention_layers, n_linear_attention_layers
+from .params import (ParamCounts, expert_params, head_dim, n_full_attention_layers, n_linear_attention_layers,
+                     n_moe_layers)
 from .parts import Parts
 from .placement import Placement
 
@@ -132,7 +133,7 @@ def decode_bytes_per_token(a: Architecture, counts: ParamCounts, bits: QuantBits
         "attention": t["attention"] * body,
         "linear_attention": t["linear_attention"] * body,
         "dense_ffn": t["dense_ffn"] * body,
-        "routed_experts": a.num_hidden_layers * routed_per_layer,
+        "routed_experts": n_moe_layers(a) * routed_per_layer,  # DeepSeek-style: not the first dense layers
         "shared_expert": (t["shared_expert"] + t["router"]) * body,
         "norms": t["norms"] * body,
         "embeddings": batch * a.hidden_size * bits.embedding_bpw / 8,
