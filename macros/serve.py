@@ -18,6 +18,7 @@ every page served (the last good pages stay), and the next good edit clears it. 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import html
 import logging
@@ -106,6 +107,52 @@ def _cache_catalog_files() -> None:
 
     cached_read.cached_by_serve = True
     loader._read_yaml = cached_read
+
+
+# Fields that never enter the speed fit: words (names, notes, sources) and prices.
+NOT_SPEED_INPUTS = frozenset({"name", "notes", "source", "quote", "meaning", "featured", "place", "published_in",
+                              "price_usd", "price_date", "price_kind", "price_scope"})
+# Records the fit never reads: claims, prices, quality, downloads and the rigs (measurements name devices).
+NOT_SPEED_KINDS = frozenset({"claims", "claim_guides", "api_prices", "quality", "downloads", "rigs", "lines"})
+# The Engine's costliest results (the held-out error bands refit the speed model once per source):
+# numbers only, carried to the next engine when the fit's inputs are unchanged.
+CARRIED = ("speed_model", "band_table")
+
+
+def speed_fingerprint(catalog) -> str:
+    """A hash of what the speed fit reads: every measurement, model, quant, runtime and constant,
+    and the devices the measurements ran on (with every CPU platform), less names, notes, sources and
+    prices. An edit elsewhere (a name, a price, a GPU nobody measured) leaves it unchanged."""
+    measured: set = set()
+    for m in catalog.measurements.values():
+        devices = getattr(m, "devices", None) or []
+        measured |= {getattr(m, "hardware", None), getattr(m, "host", None)}
+        measured |= {getattr(d, "hardware", d) for d in devices}
+    digest = hashlib.sha256()
+    for kind in sorted(f.name for f in dataclasses.fields(catalog)):
+        records = getattr(catalog, kind)
+        if not isinstance(records, dict) or kind in NOT_SPEED_KINDS:
+            continue
+        for rid, rec in records.items():
+            if kind == "hardware" and rid not in measured and getattr(rec, "kind", None) != "cpu":
+                continue
+            data = rec.model_dump(exclude=NOT_SPEED_INPUTS) if hasattr(rec, "model_dump") else rec
+            digest.update(repr((kind, rid, data)).encode("utf-8"))
+    return digest.hexdigest()
+
+
+def _carry_engine_results(old_engine, new_engine) -> bool:
+    """Give the new engine the old one's fitted speed model and error bands when what the fit reads
+    did not change (a renamed GPU, a price, a GPU nobody measured). True when carried."""
+    try:
+        if old_engine is None or speed_fingerprint(old_engine.catalog) != speed_fingerprint(new_engine.catalog):
+            return False
+        for name in CARRIED:
+            if name in vars(old_engine) and name not in vars(new_engine):
+                vars(new_engine)[name] = vars(old_engine)[name]
+        return True
+    except Exception:  # noqa: BLE001 - a cache, never a reason to fail
+        return False
 
 
 def _drop_project_modules() -> None:
@@ -309,7 +356,11 @@ class DevSite:
                 from . import glue
             plugin = self.config.plugins["macros"]
             _cache_catalog_files()
+            old_ctx = self.config.get("guide_build_ctx")
             glue.define_env(plugin)
+            new_ctx = self.config["guide_build_ctx"]
+            if old_ctx is not None:
+                _carry_engine_results(old_ctx.engine, new_ctx.engine)
             plugin.env.globals.update(plugin.macros)
             plugin.variables["macros"].update(plugin.macros)
         except BaseException as exc:  # noqa: BLE001

@@ -139,3 +139,37 @@ def test_sigterm_stops_the_server_and_removes_its_folder(served):
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == 0
     assert not any(tmp.iterdir()), list(tmp.iterdir())
+
+
+def test_engine_results_are_carried_only_when_the_fit_inputs_are_unchanged(tmp_path):
+    """The served engine keeps its fitted speed model and error bands across a catalog edit the fit
+    never reads (a name, a price, the bandwidth of a GPU no measurement ran on); a measured GPU's
+    bandwidth refits."""
+    sys.path.insert(0, str(ROOT))
+    from macros.catalog import load_catalog
+    from macros.serve import speed_fingerprint
+
+    shutil.copytree(ROOT / "catalog", tmp_path / "catalog")
+    hw = tmp_path / "catalog" / "hardware.yaml"
+    catalog = load_catalog(tmp_path / "catalog")
+    base = speed_fingerprint(catalog)
+    measured = {m.hardware for m in catalog.measurements.values()}
+    quiet = next(h for h in catalog.hardware.values() if h.kind == "gpu" and h.id not in measured)
+    assert "rtx-4090" in measured
+
+    def bump(hardware_id: str, field: str) -> None:
+        text = hw.read_text()
+        start = text.index(f"- id: {hardware_id}\n")
+        end = text.find("\n- id:", start + 1)
+        record, n = re.subn(rf"{field}: (\d+(?:\.\d+)?)", lambda m: f"{field}: {float(m.group(1)) + 1:g}",
+                            text[start:end], count=1)
+        assert n, (hardware_id, field)
+        hw.write_text(text[:start] + record + text[end:])
+
+    _replace(hw, "  name: GeForce RTX 4090\n", "  name: GeForce RTX 4090 (renamed)\n")
+    bump(quiet.id, "memory_bandwidth_gb_s")
+    priced = next(h.id for h in catalog.hardware.values() if h.id in measured and h.price_usd)
+    bump(priced, "price_usd")
+    assert speed_fingerprint(load_catalog(tmp_path / "catalog")) == base
+    bump("rtx-4090", "memory_bandwidth_gb_s")
+    assert speed_fingerprint(load_catalog(tmp_path / "catalog")) != base
