@@ -1,6 +1,6 @@
 """Every command the README shows runs: the engine commands for real (a placeholder config path gets
 a real config), the cheap `make` verbs for real, and the long ones (serve, test, build, bench,
-lock, clean, diff) as a dry run that must resolve to a recipe. Those run for real elsewhere:
+lock, clean, diff, ...) as a dry run that must resolve to a recipe. Those run for real elsewhere:
 serve in test_build_serve, build in the site builds and test_build_lock, diff in test_build_diff."""
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
-RUN_FOR_REAL = {"help", "check", "claims", "accuracy", "sources"}
-DRY_RUN_ONLY = {"serve", "test", "build", "bench", "lock", "clean", "diff", "portability"}
+RUN_FOR_REAL = {"help", "check", "claims", "accuracy", "sources"}  # a few seconds each
+# Every other verb (serve, test, build, bench, lock, clean, diff, mutants, ...) is long or needs the
+# network: a dry run must resolve it to a recipe.
 
 
 def readme_commands() -> list[str]:
@@ -40,7 +41,8 @@ COMMANDS = readme_commands()
 def test_the_readme_shows_commands():
     verbs = {c.split()[1] for c in COMMANDS if c.startswith("make ")}
     assert {"serve", "test"} <= verbs and any("-m macros estimate" in c for c in COMMANDS)
-    assert verbs <= RUN_FOR_REAL | DRY_RUN_ONLY, f"a verb this test does not know how to run: {verbs}"
+    listed = subprocess.run(["make", "help"], cwd=ROOT, capture_output=True, text=True, timeout=60).stdout
+    assert all(f"make {v} " in listed for v in verbs), f"a README verb missing from make help: {verbs}"
 
 
 LLAMA_7B = {"num_hidden_layers": 32, "hidden_size": 4096, "num_attention_heads": 32, "num_key_value_heads": 32,

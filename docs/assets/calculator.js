@@ -281,7 +281,7 @@
   /** The class of setup whose held-out error is the band of a speed (engine/estimate.py band_class). */
   function bandClass(M, p, runtime) {
     if (has(D.speed.families, runtime) && D.speed.families[runtime] === "vllm") return "vLLM / SGLang";
-    if (!M.acc.length) return "CPU only";
+    if (!M.acc.length || p.placement === "cpu") return "CPU only";
     if (p.placement === "moe_expert_offload" || p.placement === "layer_offload") return "GPU + system RAM";
     if (M.acc.length > 1) return "several GPUs";
     var d = M.acc[0];

@@ -477,6 +477,8 @@ class Engine:
         machine, p = estimate.machine, estimate.placement
         if machine is None or p is None:
             return self.band_table[(kind, "all")]
+        if p.placement == "cpu":  # a GPU machine running the model from system RAM alone
+            return self.band_table[(kind, "CPU only")]
         offloads = p.placement in ("moe_expert_offload", "layer_offload")
         return self.band_table[(kind, band_class(machine, estimate.backend, offloads, estimate.runtime))]
 
