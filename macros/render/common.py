@@ -282,8 +282,10 @@ def parts_table(parts, fmt_value, names: dict[str, str] | None = None) -> str:
     return table(["part", "value", "formula"], rows, ["l", "r", "l"])
 
 
-ESTIMATE_NOTE = ("Speeds are estimates from the engine's bandwidth model, fitted to published measurements; "
-                 "see the [methodology]({base}methodology.md) for its error.")
+ESTIMATE_NOTE = ("Speeds are estimates from the engine's model of bandwidth, compute and fixed costs, fitted to "
+                 "published measurements. The range after each speed (\"likely ...\") is where 90% of measurements "
+                 "of the same kind of setup lay when the engine had not seen them; see the "
+                 "[methodology]({base}methodology.md#error-bands) for the table.")
 
 
 def estimate_note(base: str) -> str:
