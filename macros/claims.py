@@ -39,8 +39,6 @@ UNITS = {
 }
 VERDICTS = ("holds", "close", "can't tell", "wrong", "not checkable")
 SPEED_OUTPUTS = {"decode_tok_s": "decode", "prefill_tok_s": "prefill"}
-# Until the engine reports a band per class of setup: a fixed band, marked as resting on no measurements.
-FALLBACK_FACTOR = {"decode": 1.35, "prefill": 1.8}
 CANT_TELL_LIMIT = 2.0  # a class with too few measurements: wrong only beyond a factor of two
 # "Nearest quant that fits": a lower-bit variant of the claimed quant, at most this many bits per weight below.
 NEAREST_QUANT_BITS = 1.0
@@ -106,12 +104,8 @@ class Result:
 
 
 def speed_band(engine: Engine, kind: str, estimate: Estimate) -> SpeedBand:
-    """The engine's held-out error band for this class of setup; a fixed band until the engine has one."""
-    if hasattr(engine, "speed_band"):
-        return engine.speed_band(kind, estimate)
-    factor = FALLBACK_FACTOR[kind]
-    return SpeedBand(kind=kind, speed_class="all setups (fixed band)", points=0, factor=factor,
-                     median_factor=factor)
+    """The engine's held-out error band for this class of setup."""
+    return engine.speed_band(kind, estimate)
 
 
 def log_error(claim: Claim, ours: float) -> float:

@@ -10,7 +10,7 @@ import math
 from collections import Counter, defaultdict
 from typing import Any, Callable
 
-from ..claims import (CANT_TELL_LIMIT, FALLBACK_FACTOR, UNITS, VERDICTS, Verdict, check_all, checked_sentence,
+from ..claims import (CANT_TELL_LIMIT, UNITS, VERDICTS, Verdict, check_all, checked_sentence,
                       claimed_text, coverage)
 from .fmt import esc
 
@@ -69,9 +69,8 @@ def rules() -> str:
             f"held-out error, as a ratio (the **band**). Inside the band the claim **holds**; outside it but within "
             f"twice the band (as a ratio) it is **close**; beyond, **wrong**. Where the engine rests on too few "
             f"measurements for that setup the verdict is **can't tell** unless the claim is off by more than a factor "
-            f"of {CANT_TELL_LIMIT:g}. Until the engine reports a band for a class, it uses a fixed band of "
-            f"x{FALLBACK_FACTOR['decode']:g} for generation and x{FALLBACK_FACTOR['prefill']:g} for prompt "
-            f"processing. Sizes, memory, prices and specifications are judged by the claim's own tolerance (the "
+            f"of {CANT_TELL_LIMIT:g}. The bands are those printed beside every speed on this site (the "
+            f"methodology page lists them). Sizes, memory, prices and specifications are judged by the claim's own tolerance (the "
             f"rounding of the guide's figure), since the engine's memory arithmetic is exact up to the file-size "
             f"error. A claim about a model or device that does not exist is **wrong**. A range holds when the band "
             f"around our figure overlaps it. The error is ours against the claim: positive when our figure is above.")
