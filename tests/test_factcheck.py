@@ -82,13 +82,11 @@ def test_too_few_measurements_give_cant_tell(ours, enough, verdict):
     assert judge_speed(_claim(topic="speed", query=SPEED, claimed_value=100), ours, band)[0] == verdict
 
 
-def test_fallback_band_without_engine_bands(engine):
-    """Without Engine.speed_band the checker uses x1.35 for decode and x1.8 for prefill, on 0 measurements."""
-    class Bare:
-        pass
-    band = speed_band(Bare(), "prefill", None)
-    assert (band.factor, band.points, band.enough) == (1.8, 0, False)
-    assert speed_band(Bare(), "decode", None).factor == 1.35
+def test_speed_claims_use_the_engines_band(engine):
+    """Every speed verdict carries the band the engine prints beside that setup's speed."""
+    speed = [v for v in check_all(engine) if v.speed_band is not None]
+    classes = {b.speed_class for b in engine.band_table.values()}
+    assert speed and all(v.speed_band.speed_class in classes for v in speed)
 
 
 def test_no_speed_claim_is_wrong_within_its_band(engine):
