@@ -194,7 +194,7 @@ def _prefill_Z(points: Sequence[PrefillPoint], aw) -> np.ndarray:
 
 
 PREFILL_LOWER = np.array([1e-3, 0.0, 0.0])
-ATTENTION_WEIGHT_GRID = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0)
+ATTENTION_WEIGHT_GRID = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0)
 
 
 def _has_experts(points: Sequence[PrefillPoint]) -> bool:
