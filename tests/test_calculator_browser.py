@@ -124,8 +124,12 @@ def _open(pg, url: str) -> None:
 
 
 def _set_hash(pg, fragment: str) -> None:
+    # Resolve on the page's hashchange; at once when the hash is already that (no event would come); and
+    # after 5 s at the latest, so a missed event fails the checks below instead of hanging the suite.
     pg.evaluate("""h => new Promise(done => {
+        if (window.location.hash === '#' + h.replace(/^#/, '')) { setTimeout(done, 0); return; }
         window.addEventListener('hashchange', () => setTimeout(done, 0), {once: true});
+        setTimeout(done, 5000);
         window.location.hash = h;
     })""", fragment)
 
