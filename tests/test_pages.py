@@ -218,7 +218,7 @@ def test_faq(built, eng):
 
 def test_methodology(built, eng):
     text = page_text(built["real"], "methodology/index.html")
-    f = eng.speed_model.backends.get("cuda") or eng.speed_model.pooled
+    f = eng.speed_model.factors_by_key.get("cuda") or eng.speed_model.pooled
     assert fmt.pct(f.bandwidth_efficiency) in text
     c = eng.catalog.constants["electricity_usd_per_kwh"]
     assert "electricity_usd_per_kwh" in text and f"{c.value:g}" in text

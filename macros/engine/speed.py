@@ -94,10 +94,6 @@ class SpeedModel:
     # (tensor) split, costs a synchronisation per token in decode and per micro-batch in prefill.
     split_sync_s: Mapping[str, float] = dataclasses.field(default_factory=dict)  # decode|prefill x moe|row
 
-    @property
-    def backends(self) -> Mapping[str, BackendFactors]:
-        return self.factors_by_key
-
     def layer_units(self, a: Architecture, layers: float) -> float:
         """Fixed-cost units of `layers` of this architecture (an MoE layer counts 1 + moe_layer_weight)."""
         return layers * (1 + (self.moe_layer_weight if a.num_experts else 0.0))
@@ -179,12 +175,6 @@ def prefill_work(a: Architecture, counts: ParamCounts, context_avg: float, ubatc
         calls = a.num_hidden_layers * min(touched, routed)
     return PrefillWork(2 * active, attention, n_linear_attention_layers(a), calls, a.num_hidden_layers,
                        a.num_hidden_layers if a.num_experts else 0)
-
-
-def prefill_flops_per_token(a: Architecture, counts: ParamCounts, context_avg: float) -> float:
-    """FLOPs to process one prompt token: 2 per active weight, plus attention over the cache."""
-    w = prefill_work(a, counts, context_avg)
-    return w.dense_flops + w.attention_flops
 
 
 @dataclasses.dataclass(frozen=True)
