@@ -23,6 +23,23 @@ ROOT = Path(__file__).resolve().parents[1]
 LOCK_WAIT_S = 900
 
 
+def files_and_nav(config):
+    """MkDocs' own start of a build after `on_config`: the files (the theme's included), run through the
+    plugins' `on_files`, and the navigation through `on_nav`. Returns (files, theme env, nav); shared by
+    `macros diff` and `make serve`, which drive MkDocs page by page."""
+    from mkdocs.structure.files import get_files, set_exclusions
+    from mkdocs.structure.nav import get_navigation
+
+    files = get_files(config)
+    env = config.theme.get_env()
+    files.add_files_from_theme(env, config)
+    files = config.plugins.on_files(files, config=config)
+    set_exclusions(files, config)
+    nav = get_navigation(files, config)
+    nav = config.plugins.on_nav(nav, config=config, files=files)
+    return files, env, nav
+
+
 def source_date_epoch() -> str:
     """The last commit's time, so two builds of one commit carry the same dates (reproducible builds)."""
     if os.environ.get("SOURCE_DATE_EPOCH"):

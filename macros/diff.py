@@ -40,9 +40,9 @@ def render_pages() -> dict:
         sys.path.insert(0, str(ROOT))
     import logging
     from mkdocs.config import load_config
-    from mkdocs.structure.files import get_files, set_exclusions
-    from mkdocs.structure.nav import get_navigation
     from mkdocs.structure.pages import Page
+
+    from macros.build import files_and_nav
 
     from macros.render import charts
     charts._can_fork = lambda: True  # charts: placeholders only, never drawn
@@ -51,13 +51,7 @@ def render_pages() -> dict:
 
     config = load_config(config_file=str(ROOT / "mkdocs.yml"))
     config = config.plugins.on_config(config)
-    files = get_files(config)
-    env = config.theme.get_env()
-    files.add_files_from_theme(env, config)
-    files = config.plugins.on_files(files, config=config)
-    set_exclusions(files, config)
-    nav = get_navigation(files, config)
-    config.plugins.on_nav(nav, config=config, files=files)
+    files, _env, _nav = files_and_nav(config)
     pages = {}
     for file in files.documentation_pages():
         page = file.page or Page(None, file, config)

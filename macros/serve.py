@@ -197,9 +197,10 @@ class DevSite:
         from mkdocs import utils
         from mkdocs.commands.build import _build_theme_template
         from mkdocs.config import load_config
-        from mkdocs.structure.files import InclusionLevel, get_files, set_exclusions
-        from mkdocs.structure.nav import get_navigation
+        from mkdocs.structure.files import InclusionLevel
         from mkdocs.structure.pages import Page
+
+        from .build import files_and_nav
 
         with self.lock:
             started = time.perf_counter()
@@ -216,13 +217,7 @@ class DevSite:
                     _drop_search(config)
                     config = config.plugins.on_config(config)
                     config.plugins.on_pre_build(config=config)
-                    files = get_files(config)
-                    env = config.theme.get_env()
-                    files.add_files_from_theme(env, config)
-                    files = config.plugins.on_files(files, config=config)
-                    set_exclusions(files, config)
-                    nav = get_navigation(files, config)
-                    nav = config.plugins.on_nav(nav, config=config, files=files)
+                    files, env, nav = files_and_nav(config)
                     inclusion = InclusionLevel.is_in_serve
                     doc_files = files.documentation_pages(inclusion=inclusion)
                     for file in doc_files:
